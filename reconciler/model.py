@@ -147,3 +147,26 @@ class LiveStore:
     @property
     def slot(self) -> tuple[str, str, str]:
         return (self.project, self.environment, self.integration_key)
+
+
+def redact(value: object) -> object:
+    """A JSON-able copy of ``value`` with every ``Secret`` replaced by ``(sensitive)``."""
+    if isinstance(value, Secret):
+        return SENSITIVE
+    if isinstance(value, Mapping):
+        return {str(k): redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def reveal(value: object) -> object:
+    """A JSON-able copy of ``value`` with every ``Secret`` replaced by its value: only for
+    the request body that is about to be sent."""
+    if isinstance(value, Secret):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): reveal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [reveal(v) for v in value]
+    return value

@@ -1,0 +1,206 @@
+"""Renderers: a plan as Terraform-like text, as JSON (SPEC §6), or as Markdown for a PR comment.
+
+Renderers consume ``Plan`` data and nothing else; they never decide what changes. Every secret
+reaches them already wrapped (``Secret``) or masked (``(sensitive)``), and ``redact`` runs over
+anything that is printed, so partial masks returned by the API never appear either. Field-level
+differences for humans come from ``deepdiff`` over the before/after views; the ownership tag is
+hidden from tag diffs. The JSON form is byte-for-byte deterministic: sorted keys, no timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.model import SENSITIVE, redact
+from reconciler.plan import Change, Plan
+
+FORMAT_VERSION = "1"
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
+COLOURS = {"create": "32", "update": "33", "delete": "31", "unmanaged": "36", "note": "2"}
+SECRET_NOTES = {
+    "unverifiable": "cannot be verified: LaunchDarkly masks it; the mask is consistent",
+    "changed": "differs from the declared value",
+}
+
+
+def _fmt(value: object) -> str:
+    if value == SENSITIVE:
+        return SENSITIVE
+    return json.dumps(value, ensure_ascii=False)
+
+
+def field_changes(change: Change, owner_tag: str) -> list[tuple[str, str]]:
+    """Human lines ``(path, "before -> after")`` for one change, secrets masked."""
+    if change.action == "create" and change.after is not None:
+        return [(path, _fmt(value)) for path, value in _flatten(change.after)]
+    if change.action == "delete" and change.before is not None:
+        return [(path, _fmt(value)) for path, value in _flatten(change.before)]
+    if change.before is None or change.after is None:
+        return []
+    before = {k: v for k, v in change.before.items() if k != "tags"}
+    after = {k: v for k, v in change.after.items() if k != "tags"}
+    lines: list[tuple[str, str]] = []
+    tree = DeepDiff(before, after, view="tree")
+    for items in tree.values():
+        for item in items:
+            path = ".".join(str(p) for p in item.path(output_format="list"))
+            old = "(absent)" if _absent(item.t1) else _fmt(item.t1)
+            new = "(absent)" if _absent(item.t2) else _fmt(item.t2)
+            lines.append((path, f"{old} -> {new}"))
+    for check in change.secrets:
+        if check.state == "changed":
+            lines.append((f"config.{check.key}", f"{SENSITIVE} -> {SENSITIVE}"))
+    old_tags = sorted(set(_strs(change.before.get("tags"))) - {owner_tag})
+    new_tags = sorted(set(_strs(change.after.get("tags"))) - {owner_tag})
+    if old_tags != new_tags:
+        lines.append(("tags", f"{_fmt(old_tags)} -> {_fmt(new_tags)}"))
+    return sorted(set(lines))
+
+
+def _absent(value: object) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _flatten(view: Mapping[str, object], prefix: str = "") -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for key in sorted(view):
+        value = view[key]
+        if isinstance(value, Mapping):
+            out.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _paint(text: str, kind: str, colour: bool) -> str:
+    return f"\033[{COLOURS[kind]}m{text}\033[0m" if colour else text
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+        f"{s['no-op']} unchanged, {s['unmanaged']} unmanaged."
+    )
+
+
+def render_text(plan: Plan, *, colour: bool = False, drift: bool = False) -> str:
+    """The plan (or drift report) as Terraform-like text."""
+    out: list[str] = []
+    changed = [c for c in plan.changes if c.is_change]
+    if not changed and not plan.unmanaged:
+        out.append(
+            "No drift: LaunchDarkly matches the manifests."
+            if drift
+            else "No changes. LaunchDarkly matches the manifests."
+        )
+    elif changed:
+        out.append("Drift detected:" if drift else "reconciler will perform these actions:")
+    for change in changed:
+        out.append("")
+        out.extend(_change_lines(change, plan.owner_tag, colour))
+    notes = [
+        (c, s)
+        for c in plan.changes
+        if c.action == "no-op"
+        for s in c.secrets
+        if s.state == "unverifiable"
+    ]
+    if notes:
+        out.append("")
+        out.append("Unverifiable secrets (masked by LaunchDarkly, mask consistent, not a change):")
+        out.extend(_paint(f"  ! {c.address}: config.{s.key}", "note", colour) for c, s in notes)
+    if plan.unmanaged:
+        out.append("")
+        out.append("Unmanaged stores (not declared, not owned by reconciler; left alone):")
+        for item in plan.unmanaged:
+            out.append(_paint(f"  ? {item.address}  (id {item.id})", "unmanaged", colour))
+    out.append("")
+    out.append(summary_line(plan))
+    return "\n".join(out) + "\n"
+
+
+def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
+    sym = SYMBOLS[change.action]
+    ident = f", id {change.id}, version {change.version}" if change.id else ""
+    head = f"  {sym} {change.address}  ({change.action}{ident})"
+    lines = [_paint(head, change.action, colour)]
+    if change.reason:
+        lines.append(f"      # {change.reason}")
+    for path, text in field_changes(change, owner_tag):
+        lines.append(f"      {path}: {text}")
+    for check in change.secrets:
+        if check.state == "unverifiable":
+            note = f"      ! config.{check.key}: {SECRET_NOTES['unverifiable']}"
+            lines.append(_paint(note, "note", colour))
+    return lines
+
+
+def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
+    """The JSON plan of SPEC §6 (plus ``reason``, ``adopt`` and ``secrets`` per change)."""
+    changes = [
+        {
+            "address": str(c.address),
+            "action": c.action,
+            "id": c.id,
+            "version": c.version,
+            "before": redact(c.before) if c.before is not None else None,
+            "after": redact(c.after) if c.after is not None else None,
+            "patch": redact(list(c.patch)),
+            "reason": c.reason,
+            "adopt": c.adopt,
+            "secrets": {s.key: s.state for s in c.secrets},
+        }
+        for c in plan.changes
+    ]
+    return {
+        "format_version": FORMAT_VERSION,
+        "api_host": api_host,
+        "changes": changes,
+        "unmanaged": [{"address": str(u.address), "id": u.id} for u in plan.unmanaged],
+        "summary": plan.summary,
+    }
+
+
+def render_json(plan: Plan, *, api_host: str) -> str:
+    return json.dumps(plan_to_dict(plan, api_host=api_host), sort_keys=True, indent=2) + "\n"
+
+
+def render_markdown(plan: Plan, *, drift: bool = False) -> str:
+    """Markdown for a pull-request comment: summary table first, details folded."""
+    title = "Drift report" if drift else "Plan"
+    s = plan.summary
+    out = [
+        f"### reconciler {title.lower()}",
+        "",
+        "| create | update | delete | unchanged | unmanaged |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
+        "",
+    ]
+    changed = [c for c in plan.changes if c.is_change]
+    if changed:
+        out.append("| | store | action | note |")
+        out.append("|---|---|---|---|")
+        for c in changed:
+            out.append(f"| {SYMBOLS[c.action]} | `{c.address}` | {c.action} | {c.reason} |")
+        out.append("")
+    if plan.unmanaged:
+        out.append("Unmanaged (left alone): " + ", ".join(f"`{u.address}`" for u in plan.unmanaged))
+        out.append("")
+    out.append("<details><summary>Details</summary>")
+    out.append("")
+    out.append("```diff")
+    out.append(render_text(plan, colour=False, drift=drift).rstrip("\n"))
+    out.append("```")
+    out.append("")
+    out.append("</details>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,92 @@
+"""Parsing LaunchDarkly's JSON responses into domain values, tolerant where the API is loose.
+
+The API's ``_status`` fields may be missing, its timestamps may arrive as numeric strings (the
+OpenAPI examples are strings while the type is int64), and list items omit ``config``. This
+module turns a decoded JSON body into ``LiveStore`` values, or raises ``Malformed`` when a body
+lacks the documented shape; it does no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+
+from reconciler.model import LiveStore, StoreError, StoreStatus
+
+
+class Malformed(ValueError):
+    """A response body without the documented shape."""
+
+
+def as_float(value: str | None) -> float | None:
+    try:
+        number = float(value.strip()) if value is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def as_int(value: object) -> int | None:
+    """An int from an int, an integral float or a numeric string (API-NOTES §3 quirk)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    number = as_float(value) if isinstance(value, str) else value
+    return int(number) if isinstance(number, float) and number.is_integer() else None
+
+
+def parse_list(data: object) -> list[LiveStore]:
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise Malformed("no 'items' list")
+    return [parse_store(item, with_config=False) for item in items]
+
+
+def parse_full(data: object) -> LiveStore:
+    return parse_store(data, with_config=True)
+
+
+def parse_store(data: object, *, with_config: bool) -> LiveStore:
+    if not isinstance(data, dict):
+        raise Malformed("a store is not a JSON object")
+    ids = {k: data.get(k) for k in ("_id", "projectKey", "environmentKey", "integrationKey")}
+    missing = [k for k, v in ids.items() if not isinstance(v, str) or not v]
+    version = as_int(data.get("version"))
+    if missing or version is None:
+        missing += [] if version is not None else ["version"]
+        raise Malformed(f"a store lacks {', '.join(missing)}")
+    tags, config = data.get("tags"), data.get("config")
+    return LiveStore(
+        id=str(ids["_id"]),
+        project=str(ids["projectKey"]),
+        environment=str(ids["environmentKey"]),
+        integration_key=str(ids["integrationKey"]),
+        name=str(data.get("name") or ""),
+        on=data.get("on") is True,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        version=version,
+        config=dict(config) if with_config and isinstance(config, dict) else None,
+        status=parse_status(data.get("_status")),
+    )
+
+
+def parse_status(data: object) -> StoreStatus:
+    """``_status``, where every field may be missing and times may be numeric strings."""
+    if not isinstance(data, dict):
+        return StoreStatus()
+    available, stale, errors = map(data.get, ("available", "potentiallyStale", "errors"))
+    return StoreStatus(
+        available=available if isinstance(available, bool) else None,
+        potentially_stale=stale if isinstance(stale, bool) else None,
+        last_sync=as_int(data.get("lastSync")),
+        last_error=as_int(data.get("lastError")),
+        errors=tuple(
+            StoreError(
+                status_code=as_int(e.get("statusCode")),
+                message=str(e.get("message") or ""),
+                timestamp=as_int(e.get("timestamp")),
+            )
+            for e in (errors if isinstance(errors, list) else ())
+            if isinstance(e, dict)
+        ),
+    )
