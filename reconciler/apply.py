@@ -1,0 +1,112 @@
+"""The executor: turns a ``Plan`` into API calls and reports what happened to every change.
+
+Changes run in a fixed order, creates first, then updates, then deletes (so a store is never
+removed before its replacement exists), each group by address. Secrets are revealed only here,
+in the request body about to be sent. The first failure stops the run: the ``ApplyError`` it
+raises lists which stores were changed, which failed and which were not started. A 409 from
+the ``test`` of ``/version`` means the store changed after the plan was made; it is reported as
+such and never retried blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.client import Client
+from reconciler.errors import ApplyError, ConflictError, ReconcilerError
+from reconciler.model import LiveStore, reveal
+from reconciler.plan import Change, Plan
+
+APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
+
+Status = Literal["done", "failed", "not started"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one change."""
+
+    change: Change
+    status: Status
+    store: LiveStore | None = None
+    error: str | None = None
+
+
+def ordered(plan: Plan) -> list[Change]:
+    """The changes apply executes, in execution order."""
+    todo = [c for c in plan.changes if c.is_change]
+    return sorted(todo, key=lambda c: APPLY_ORDER[c.action])
+
+
+def execute(
+    plan: Plan,
+    client: Client,
+    *,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Execute every change of ``plan``; raise ``ApplyError`` at the first failure."""
+    todo = ordered(plan)
+    live_ids: dict[tuple[str, str, str], set[str]] = {}
+    for change in plan.changes:
+        if change.live is not None:
+            live_ids.setdefault(change.live.slot, set()).add(change.live.id)
+    for item in plan.unmanaged:
+        live_ids.setdefault(item.live.slot, set()).add(item.live.id)
+
+    outcomes: list[Outcome] = []
+    for index, change in enumerate(todo):
+        try:
+            store = _run(change, client, live_ids)
+        except ConflictError as error:
+            message = (
+                f"{change.address} changed in LaunchDarkly since the plan was made "
+                f"(HTTP {error.status} {error.code}); nothing was overwritten: re-run plan"
+            )
+            outcomes.append(Outcome(change, "failed", error=message))
+            raise ApplyError(_report(outcomes, todo[index + 1 :], message)) from error
+        except ReconcilerError as error:
+            outcomes.append(Outcome(change, "failed", error=str(error)))
+            raise ApplyError(_report(outcomes, todo[index + 1 :], str(error))) from error
+        outcome = Outcome(change, "done", store=store)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
+
+
+def _run(
+    change: Change, client: Client, live_ids: dict[tuple[str, str, str], set[str]]
+) -> LiveStore | None:
+    address = str(change.address)
+    project, environment, key = change.address.slot
+    if change.action == "create":
+        assert change.body is not None, "a create always carries its request body"
+        body = reveal(change.body)
+        assert isinstance(body, dict)
+        return client.create_store(
+            project, environment, key, body, address=address,
+            known_ids=frozenset(live_ids.get(change.address.slot, set())),
+        )  # fmt: skip
+    assert change.id is not None, "updates and deletes always name a live store"
+    if change.action == "update":
+        ops = reveal(list(change.patch))
+        assert isinstance(ops, list)
+        return client.patch_store(project, environment, key, change.id, ops, address=address)
+    client.delete_store(project, environment, key, change.id, address=address)
+    return None
+
+
+def _report(outcomes: list[Outcome], not_started: list[Change], cause: str) -> str:
+    done = [o.change for o in outcomes if o.status == "done"]
+    failed = [o.change for o in outcomes if o.status == "failed"]
+    lines = [f"apply stopped: {cause}"]
+    lines.append("  changed:     " + (", ".join(_label(c) for c in done) or "nothing"))
+    lines.append("  failed:      " + ", ".join(_label(c) for c in failed))
+    lines.append("  not started: " + (", ".join(_label(c) for c in not_started) or "nothing"))
+    return "\n".join(lines)
+
+
+def _label(change: Change) -> str:
+    return f"{change.address} ({change.action})"

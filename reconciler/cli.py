@@ -1,0 +1,137 @@
+"""The command line: parses arguments, wires loader, client, planner and executor, and maps
+every ``ReconcilerError`` to its exit code at one point.
+
+Results go to stdout; logs, prompts and errors go to stderr. A usage error exits 1, never 2:
+2 always means "changes" (``plan --detailed-exitcode``) or "drift". ``main(argv)`` returns the
+exit code and is what tests call; ``main_entry`` is the console script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from reconciler import __version__
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError, UsageError
+from reconciler.model import DEFAULT_OWNER_TAG
+
+log = logging.getLogger("reconciler")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises ``UsageError`` (exit 1) instead of exiting 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="reconciler",
+        description="GitOps for LaunchDarkly persistent-store (big segment store) integrations.",
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def paths(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories")
+
+    def connection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--api-host", help="LaunchDarkly API URL (else $LAUNCHDARKLY_API_HOST)")
+        p.add_argument("--owner-tag", default=DEFAULT_OWNER_TAG, help="the ownership tag")
+        p.add_argument("--parallelism", type=_positive, default=8, help="concurrent requests")
+
+    def output(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+        p.add_argument("--no-color", action="store_true", help="never colour the text output")
+
+    p = sub.add_parser("validate", help="parse and validate manifests; no network")
+    paths(p)
+    p = sub.add_parser("plan", help="show what apply would change")
+    paths(p)
+    connection(p)
+    output(p)
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p = sub.add_parser("apply", help="plan, then execute the changes")
+    paths(p)
+    connection(p)
+    p.add_argument("--no-color", action="store_true", help="never colour the text output")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--allow-delete", action="store_true", help="allow deleting stores")
+    p.add_argument("--force", action="store_true", help="allow changes above the threshold")
+    p = sub.add_parser("drift", help="report every difference; exit 2 on drift")
+    paths(p)
+    connection(p)
+    output(p)
+    p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--seed", metavar="FILE", help="seed file (YAML or JSON)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 5xx")
+    p.add_argument("--drop-rate", type=float, default=0.0, help="probability of a dropped call")
+    p.add_argument("--route-limit", type=int, default=0, help="requests per route per window")
+    p.add_argument("--global-limit", type=int, default=0, help="requests per window in all")
+    p.add_argument("--window", type=float, default=10.0, help="rate-limit window, seconds")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one command; return its exit code. The only place errors become exit codes."""
+    from reconciler import commands
+
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        _configure_logging(args.verbose, err)
+        io = commands.IO(stdin=stdin or sys.stdin, stdout=out, stderr=err, env=dict(os.environ))
+        return commands.run(args, io)
+    except ReconcilerError as error:
+        err.write(f"error: {error}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return EXIT_ERROR
+    except SystemExit as exit_:  # --help and --version
+        return EXIT_OK if exit_.code in (0, None) else EXIT_ERROR
+
+
+def _configure_logging(verbosity: int, stream: TextIO) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger("reconciler")
+    root.handlers.clear()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main_entry() -> NoReturn:
+    sys.exit(main())
+
+
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "build_parser", "main", "main_entry"]

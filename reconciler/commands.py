@@ -1,0 +1,161 @@
+"""What each command does, given parsed arguments: load, read live state, plan, render, apply.
+
+Each function returns an exit code and raises ``ReconcilerError`` for failures; ``cli.py``
+turns those into messages and codes. Nothing here touches ``sys`` directly: streams, standard
+input and the environment arrive in ``IO``, so tests drive the real commands in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+from reconciler.apply import Outcome, execute
+from reconciler.client import Client, settings_from_env
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+from reconciler.manifest import LoadResult, load_manifests
+from reconciler.plan import Plan, build_plan, check_safety
+from reconciler.refresh import read_live
+from reconciler.render import render_json, render_markdown, render_text, summary_line
+
+log = logging.getLogger("reconciler")
+
+
+@dataclass(frozen=True, slots=True)
+class IO:
+    """The streams and environment a command may use."""
+
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+    env: Mapping[str, str]
+
+
+def run(args: argparse.Namespace, io: IO) -> int:
+    handler = {
+        "validate": validate,
+        "plan": plan,
+        "apply": apply,
+        "drift": drift,
+        "emulator": emulator,
+    }[args.command]
+    return handler(args, io)
+
+
+def _load(args: argparse.Namespace, io: IO) -> LoadResult:
+    result = load_manifests(args.paths, env=io.env)
+    for warning in result.warnings:
+        io.stderr.write(f"warning: {warning}\n")
+    return result
+
+
+def _colour(args: argparse.Namespace, io: IO) -> bool:
+    isatty = getattr(io.stdout, "isatty", None)
+    return bool(isatty and isatty()) and not args.no_color and "NO_COLOR" not in io.env
+
+
+def validate(args: argparse.Namespace, io: IO) -> int:
+    result = _load(args, io)
+    stores = len(result.state.stores)
+    io.stdout.write(
+        f"{len(result.files)} manifest file(s) valid: {stores} store(s) in "
+        f"{len(result.state.projects)} project(s).\n"
+    )
+    return EXIT_OK
+
+
+def _make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
+    loaded = _load(args, io)  # nothing touches the network before manifests are valid
+    settings = settings_from_env(io.env, api_host=args.api_host)
+    with Client(settings) as client:
+        live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
+    return build_plan(loaded.state, live, owner_tag=args.owner_tag), settings.api_host
+
+
+def _render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
+    if args.format == "json":
+        return render_json(plan_, api_host=api_host)
+    if args.format == "markdown":
+        return render_markdown(plan_, drift=drift)
+    return render_text(plan_, colour=_colour(args, io), drift=drift)
+
+
+def plan(args: argparse.Namespace, io: IO) -> int:
+    plan_, api_host = _make_plan(args, io)
+    io.stdout.write(_render(plan_, args, io, api_host, drift=False))
+    if args.detailed_exitcode and plan_.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def drift(args: argparse.Namespace, io: IO) -> int:
+    plan_, api_host = _make_plan(args, io)
+    io.stdout.write(_render(plan_, args, io, api_host, drift=True))
+    return EXIT_OK if plan_.in_sync else EXIT_CHANGES
+
+
+def apply(args: argparse.Namespace, io: IO) -> int:
+    loaded = _load(args, io)
+    settings = settings_from_env(io.env, api_host=args.api_host)
+    with Client(settings) as client:
+        live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
+        plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
+        io.stdout.write(render_text(plan_, colour=_colour(args, io)))
+        if not plan_.has_changes:
+            io.stdout.write("Nothing to apply.\n")
+            return EXIT_OK
+        check_safety(plan_, allow_delete=args.allow_delete, force=args.force)
+        if not args.auto_approve:
+            _confirm(io)
+
+        def report(outcome: Outcome) -> None:
+            change = outcome.change
+            ident = outcome.store.id if outcome.store is not None else change.id
+            version = f", version {outcome.store.version}" if outcome.store is not None else ""
+            io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
+
+        outcomes = execute(plan_, client, on_outcome=report)
+    counts = {
+        a: sum(1 for o in outcomes if o.change.action == a) for a in ("create", "update", "delete")
+    }
+    io.stdout.write(
+        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
+        f"{counts['delete']} deleted.\n"
+    )
+    return EXIT_OK
+
+
+def _confirm(io: IO) -> None:
+    isatty = getattr(io.stdin, "isatty", None)
+    if not (isatty and isatty()):
+        raise UsageError(
+            "refusing to apply: standard input is not a terminal; "
+            "review the plan and re-run with --auto-approve"
+        )
+    io.stderr.write("Apply these changes? Only 'yes' is accepted: ")
+    io.stderr.flush()
+    if io.stdin.readline().strip() != "yes":
+        raise UsageError("apply cancelled: nothing was changed")
+
+
+def emulator(args: argparse.Namespace, io: IO) -> int:
+    from reconciler.emulator.server import run as run_emulator
+
+    run_emulator(
+        host=args.host,
+        port=args.port,
+        seed_path=args.seed,
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        drop_rate=args.drop_rate,
+        route_limit=args.route_limit,
+        global_limit=args.global_limit,
+        window_seconds=args.window,
+    )
+    return EXIT_OK
+
+
+__all__ = ["EXIT_ERROR", "IO", "run", "summary_line"]

@@ -1,0 +1,41 @@
+"""Reading live state: one account-wide list, then one GET per store in scope.
+
+The list call omits ``config``, so every store of a project the manifests name is read by id,
+concurrently over the client's pooled connections. Stores of other projects are never fetched
+one by one. Results keep the list's order, so the plan does not depend on timing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+
+from reconciler.client import Client
+from reconciler.errors import ApiError
+from reconciler.model import Address, LiveStore
+
+log = logging.getLogger("reconciler.refresh")
+
+
+def read_live(
+    client: Client, projects: Collection[str], *, parallelism: int = 8
+) -> list[LiveStore]:
+    """Every live store of the given projects, with its (masked) config and status."""
+    listed = [s for s in client.list_stores() if s.project in projects]
+    log.info("read %d live store(s) in %d project(s) in scope", len(listed), len(projects))
+
+    def detail(store: LiveStore) -> LiveStore | None:
+        address = str(Address(*store.slot, store.name))
+        try:
+            return client.get_store(
+                store.project, store.environment, store.integration_key, store.id, address=address
+            )
+        except ApiError as error:
+            if error.status == 404:  # deleted between the list and the read
+                return None
+            raise
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        details = list(pool.map(detail, listed))
+    return [d for d in details if d is not None]
