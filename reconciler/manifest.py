@@ -1,0 +1,439 @@
+"""Manifests to desired state: find the files, parse, interpolate, validate, remember positions.
+
+``load_manifests`` reads every ``*.yaml``/``*.yml`` file under the given paths (directories are
+walked recursively, hidden files and directories skipped, files sorted) and turns each document
+into ``DesiredStore`` values (SPEC §1). It works in passes over each document: ``${VAR}``
+interpolation (``$${`` is a literal ``${``); the shipped JSON Schema
+(``schema/manifest.schema.json``) for shape and types; the rules of
+``reconciler.integrations`` for config values, applied after ``defaults`` are merged; and,
+across all files, duplicate store addresses and conflicting ``prune`` settings. Every problem of
+the run is gathered, each pinned to ``file:line:column``, and raised at once as a
+``ManifestError``.
+
+Secrets: every config value that came wholly or partly from ``${...}`` becomes a ``Secret``
+whose source is ``env:NAME`` (``env:A,B`` when several variables built it, in order of first
+use). ``redis.password`` and ``dynamodb.externalId`` are always secrets; written inline they get
+``source="inline"`` and a warning (an empty inline password does not). Interpolated values
+outside ``config`` (project, environment, name, tags) are plain strings, not secrets. No message
+ever shows a value that is or came from a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any, cast
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from reconciler.errors import ManifestError, ManifestProblem
+from reconciler.integrations import (
+    FIELDS,
+    ConfigField,
+    fields_by_key,
+)
+from reconciler.manifest_rules import (
+    ANY_FIELD,
+    check_config_value,
+    did_you_mean,
+    env_refs,
+    interpolate,
+    kind_of,
+)
+from reconciler.model import (
+    Address,
+    ConfigValue,
+    DesiredState,
+    DesiredStore,
+    IntegrationKey,
+    Location,
+    ProjectSettings,
+    Secret,
+)
+from reconciler.yamlpos import Document, Path, load_documents
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+_TYPE_NAMES = {
+    "string": "a string",
+    "boolean": "a boolean (true/false)",
+    "array": "a list",
+    "object": "a mapping",
+    "integer": "a whole number",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What the manifests declare, the warnings they raised, and the files that were read."""
+
+    state: DesiredState
+    warnings: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> LoadResult:
+    """Read, interpolate and validate every manifest under ``paths``.
+
+    Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
+    """
+    run = _Run(env)
+    files = _manifest_files(paths, run.problems)
+    for display, path in files:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            run.problem(Location(display, 1, 1), "file is not UTF-8 text")
+            continue
+        except OSError as exc:
+            run.problem(Location(display, 1, 1), f"cannot read file: {exc.strerror}")
+            continue
+        docs, problems = load_documents(text, display)
+        run.problems.extend(problems)
+        if not docs and not problems:
+            run.warnings.append(f"{display}:1:1: file holds no YAML documents")
+        for doc in docs:
+            _DocumentCheck(run, doc).check()
+    run.check_duplicates()
+    if run.problems:
+        raise ManifestError(list(dict.fromkeys(run.problems)))
+    state = DesiredState(stores=tuple(run.stores), projects=run.project_settings())
+    return LoadResult(
+        state=state,
+        warnings=tuple(dict.fromkeys(run.warnings)),
+        files=tuple(display for display, _ in files),
+    )
+
+
+@cache
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema of one manifest document, as shipped in the package."""
+    text = resources.files("reconciler").joinpath("schema/manifest.schema.json").read_text()
+    return cast(dict[str, Any], json.loads(text))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(manifest_schema())
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def _manifest_files(
+    paths: Sequence[str | FsPath], problems: list[ManifestProblem]
+) -> list[tuple[str, FsPath]]:
+    """(display name, path) of every manifest file, de-duplicated and sorted by name."""
+    found: dict[FsPath, str] = {}
+    for given in paths:
+        root = FsPath(given)
+        if root.is_dir():
+            inside = sorted(_walk(root))
+            if not inside:
+                problems.append(
+                    ManifestProblem(str(root), 1, 1, f"no manifests (*.yaml, *.yml) under {root}")
+                )
+            for path in inside:
+                found.setdefault(path.resolve(), str(path))
+        elif root.is_file():
+            found.setdefault(root.resolve(), str(root))
+        else:
+            problems.append(ManifestProblem(str(root), 1, 1, "no such file or directory"))
+    return sorted(((name, FsPath(name)) for name in found.values()), key=lambda item: item[0])
+
+
+def _walk(root: FsPath) -> Iterator[FsPath]:
+    """Manifest files under ``root``; hidden files and directories (``.git``, ``.github``) are
+    skipped, and symbolic links to directories are not followed."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES):
+                yield FsPath(folder) / name
+
+
+# --- the run: state gathered across files ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    address: Address
+    location: Location
+
+
+@dataclass(slots=True)
+class _Run:
+    env: Mapping[str, str]
+    problems: list[ManifestProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stores: list[DesiredStore] = field(default_factory=list)
+    declared: list[_Declared] = field(default_factory=list)
+    projects: dict[str, Location] = field(default_factory=dict)
+    prunes: dict[str, tuple[bool, Location]] = field(default_factory=dict)
+
+    def problem(self, where: Location, message: str) -> None:
+        self.problems.append(ManifestProblem(where.file, where.line, where.column, message))
+
+    def declare_prune(self, project: str, prune: bool, where: Location) -> None:
+        first = self.prunes.setdefault(project, (prune, where))
+        if first[0] != prune:
+            self.problem(
+                where,
+                f"prune: project '{project}' sets prune: {str(prune).lower()} here but"
+                f" prune: {str(first[0]).lower()} at {first[1]}",
+            )
+
+    def check_duplicates(self) -> None:
+        seen: dict[Address, Location] = {}
+        for item in self.declared:
+            first = seen.setdefault(item.address, item.location)
+            if first != item.location:
+                self.problem(
+                    item.location,
+                    f"store {item.address} is declared twice: here and at {first}",
+                )
+
+    def project_settings(self) -> dict[str, ProjectSettings]:
+        out: dict[str, ProjectSettings] = {}
+        for key, where in sorted(self.projects.items()):
+            prune, prune_at = self.prunes.get(key, (False, where))
+            out[key] = ProjectSettings(key=key, prune=prune, location=prune_at)
+        return out
+
+
+# --- one document --------------------------------------------------------------------------
+
+
+def _fmt(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "document"
+
+
+class _DocumentCheck:
+    """All passes over one document; adds problems, warnings and stores to the run."""
+
+    def __init__(self, run: _Run, doc: Document) -> None:
+        self.run = run
+        self.doc = doc
+        self.env_refs: dict[Path, tuple[str, ...]] = {}  # paths whose value used ${...}
+        self.schema_paths: set[Path] = set()  # paths that have a schema error
+        self.broken: set[Path] = set()  # paths with an unresolvable ${...}, already reported
+
+    def problem(self, path: Path, message: str, *, at_key: bool = False) -> None:
+        where = self.doc.key_location(path) if at_key else self.doc.location(path)
+        self.run.problem(where, message)
+
+    def check(self) -> None:
+        self.doc.data = self._interpolate(self.doc.data, ())
+        for error in _validator().iter_errors(self.doc.data):
+            self._schema_problem(error)
+        data = self.doc.data
+        if not isinstance(data, dict):
+            return
+        project = data.get("project")
+        if not isinstance(project, str) or not project:
+            project = None  # reported by the schema; the rest of the document is still checked
+        else:
+            self.run.projects.setdefault(project, self.doc.location(("project",)))
+            if isinstance(data.get("prune"), bool):
+                self.run.declare_prune(project, data["prune"], self.doc.location(("prune",)))
+        defaults = data.get("defaults")
+        defaults = defaults if isinstance(defaults, dict) else {}
+        base_config = defaults.get("config")
+        base_config = base_config if isinstance(base_config, dict) else {}
+        for key, value in base_config.items():
+            spec = ANY_FIELD.get(key)
+            if spec is not None:
+                self._config_value(spec, value, ("defaults", "config", key))
+        stores = data.get("stores")
+        if isinstance(stores, list):
+            for i, store in enumerate(stores):
+                if isinstance(store, dict):
+                    self._store(project, defaults, base_config, store, ("stores", i))
+
+    # -- interpolation --
+
+    def _interpolate(self, value: object, path: Path) -> object:
+        if isinstance(value, dict):
+            return {k: self._interpolate(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._interpolate(v, (*path, i)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "$" not in value:
+            return value
+        result = interpolate(value, self.run.env)
+        for message in result.problems:
+            self.broken.add(path)
+            self.problem(path, f"{_fmt(path)}: {message}")
+        if result.names:
+            self.env_refs[path] = result.names
+        return result.value
+
+    # -- schema errors to messages --
+
+    def _shown(self, path: Path, value: object) -> str:
+        """How a message may show a value: never one that came from ${...}."""
+        names = self.env_refs.get(path)
+        if names:
+            return f"the value of {env_refs(names)}"
+        if path[-1:] == ("config",) and not isinstance(value, int | float):
+            return kind_of(value)  # config text may hold a credential (a URL, a password)
+        if isinstance(value, str):
+            return repr(value) if len(value) <= 60 else "the value"
+        return str(value) if isinstance(value, int | float) else kind_of(value)
+
+    def _schema_problem(self, error: ValidationError) -> None:
+        path: Path = tuple(error.absolute_path)
+        if path in self.broken:
+            return
+        config_at = 3 if path[:1] == ("stores",) else 2
+        if path[config_at - 1 : config_at] == ("config",) and len(path) > config_at:
+            return  # config values are checked by _config_value, after defaults are merged
+        self.schema_paths.add(path)
+        where = _fmt(path)
+        instance = error.instance
+        if error.validator == "additionalProperties" and isinstance(instance, dict):
+            allowed = list(cast(Mapping[str, Any], error.schema).get("properties", {}))
+            scope = ""
+            if path[:1] == ("stores",) and path[2:] == ("config",):
+                scope = f" in {self._integration(path[:2])} config"
+            for extra in instance:
+                if extra not in allowed:
+                    self.problem(
+                        (*path, extra),
+                        f"{where}: unknown key '{extra}'{scope} ({did_you_mean(extra, allowed)}"
+                        f"allowed: {', '.join(allowed)})",
+                        at_key=True,
+                    )
+        elif error.validator == "required" and isinstance(instance, dict):
+            for key in cast(list[str], error.validator_value):
+                if key not in instance:
+                    self.problem(path, f"{where}: missing required key '{key}'")
+        elif error.validator == "type":
+            expected = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
+            got = self._shown(path, instance) if isinstance(instance, str) else kind_of(instance)
+            self.problem(path, f"{where}: expected {expected}, got {got}")
+        elif error.validator == "enum":
+            allowed = [str(v) for v in cast(list[object], error.validator_value)]
+            shown = self._shown(path, instance)
+            hint = ""
+            if isinstance(instance, str) and path not in self.env_refs:
+                hint = did_you_mean(instance, allowed)
+            self.problem(
+                path, f"{where}: {shown} is not one of {', '.join(allowed)} {hint}".strip()
+            )
+        elif error.validator == "minLength":
+            self.problem(path, f"{where}: must not be empty")
+        else:  # not reached with the shipped schema; says which rule without showing the value
+            self.problem(path, f"{where}: does not satisfy the manifest schema ({error.validator})")
+
+    # -- stores and config --
+
+    def _store(
+        self,
+        project: str | None,
+        defaults: dict[str, Any],
+        base_config: dict[str, Any],
+        store: dict[str, Any],
+        path: Path,
+    ) -> None:
+        before = len(self.run.problems)
+        environment, key, name = (
+            store.get("environment"),
+            store.get("integrationKey"),
+            store.get("name"),
+        )
+        if not (isinstance(key, str) and key in FIELDS):
+            return
+        here = self.doc.location(path)
+        addressed = bool(project and environment and name) and (
+            isinstance(environment, str) and isinstance(name, str)
+        )
+        if addressed:  # checked for duplicates even when the rest of the store is wrong
+            address = Address(str(project), str(environment), key, str(name))
+            self.run.declared.append(_Declared(address, here))
+        own = store.get("config")
+        if not isinstance(own, dict):
+            return
+        fields = fields_by_key(key)
+        merged: dict[str, tuple[object, Path]] = {
+            k: (v, ("defaults", "config", k)) for k, v in base_config.items()
+        }
+        merged.update({k: (v, (*path, "config", k)) for k, v in own.items()})
+        config: dict[str, ConfigValue] = {}
+        for ckey, (value, origin) in merged.items():
+            spec = fields.get(ckey)
+            from_defaults = origin[0] == "defaults"
+            if spec is None:
+                if from_defaults and ckey in ANY_FIELD:
+                    self.problem(
+                        origin,
+                        f"{_fmt(origin)}: key '{ckey}' does not exist in {key} config, used by"
+                        f" {_fmt(path)} (allowed: {', '.join(fields)})",
+                        at_key=True,
+                    )
+                continue
+            checked = self._config_value(spec, value, origin, report=not from_defaults)
+            if checked is not None:
+                config[ckey] = self._wrap(key, spec, checked, origin)
+        for spec in fields.values():
+            if spec.required and spec.key not in merged:
+                self.problem(
+                    (*path, "config"),
+                    f"{_fmt((*path, 'config'))}: missing required key '{spec.key}' for {key}",
+                )
+        if len(self.run.problems) > before or self.broken or self.schema_paths or not addressed:
+            return  # the run fails anyway; build stores only from fully valid documents
+        tags = [*(defaults.get("tags") or []), *(store.get("tags") or [])]
+        self.run.stores.append(
+            DesiredStore(
+                project=str(project),
+                environment=str(environment),
+                integration_key=cast(IntegrationKey, key),
+                name=str(name),
+                on=bool(store.get("on", defaults.get("on", False))),
+                tags=tuple(dict.fromkeys(tags)),
+                config=config,
+                location=here,
+            )
+        )
+
+    def _integration(self, store_path: Path) -> str:
+        data = self.doc.data
+        store = data["stores"][store_path[1]] if isinstance(data, dict) else None
+        return str(store.get("integrationKey")) if isinstance(store, dict) else "?"
+
+    def _wrap(self, kind: str, spec: ConfigField, value: str | bool, origin: Path) -> ConfigValue:
+        names = self.env_refs.get(origin)
+        if names:
+            return Secret(str(value), f"env:{','.join(names)}")
+        if spec.secret and isinstance(value, str):
+            if value:
+                self.run.warnings.append(
+                    f"{self.doc.location(origin)}: inline secret: {kind} {spec.key} is written in"
+                    " the manifest; use ${VAR}"
+                )
+            return Secret(value, "inline")
+        return value
+
+    def _config_value(
+        self, spec: ConfigField, value: object, path: Path, *, report: bool = True
+    ) -> str | bool | None:
+        """The value normalised (ports as strings), or None after reporting what is wrong."""
+        if path in self.broken:
+            return None
+        message, normal = check_config_value(spec, value, self._shown_config(spec, path, value))
+        if message is not None and report:
+            self.problem(path, f"{_fmt(path)}: {message}")
+        return normal
+
+    def _shown_config(self, spec: ConfigField, path: Path, value: object) -> str:
+        if spec.secret and path not in self.env_refs:
+            return "the value"
+        return self._shown(path, value)
