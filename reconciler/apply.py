@@ -10,7 +10,7 @@ such and never retried blindly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,15 +45,20 @@ def execute(
     client: Client,
     *,
     on_outcome: Callable[[Outcome], None] | None = None,
+    live: Sequence[LiveStore] | None = None,
 ) -> list[Outcome]:
-    """Execute every change of ``plan``; raise ``ApplyError`` at the first failure."""
+    """Execute every change of ``plan``; raise ``ApplyError`` at the first failure.
+
+    ``live`` is the live state the plan was checked against; by default the stores the plan
+    itself read. A create that may have been applied without an answer adopts only a store
+    that is not among them."""
     todo = ordered(plan)
+    if live is None:
+        live = [c.live for c in plan.changes if c.live is not None]
+        live += [u.live for u in plan.unmanaged]
     live_ids: dict[tuple[str, str, str], set[str]] = {}
-    for change in plan.changes:
-        if change.live is not None:
-            live_ids.setdefault(change.live.slot, set()).add(change.live.id)
-    for item in plan.unmanaged:
-        live_ids.setdefault(item.live.slot, set()).add(item.live.id)
+    for known in live:
+        live_ids.setdefault(known.slot, set()).add(known.id)
 
     outcomes: list[Outcome] = []
     for index, change in enumerate(todo):

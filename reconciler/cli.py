@@ -73,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--seed", metavar="FILE", help="seed file (YAML or JSON)")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    p.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
     p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 5xx")
     p.add_argument("--drop-rate", type=float, default=0.0, help="probability of a dropped call")
-    p.add_argument("--route-limit", type=int, default=0, help="requests per route per window")
-    p.add_argument("--global-limit", type=int, default=0, help="requests per window in all")
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
+    p.add_argument("--route-limit", type=int, help="rate limit: requests per route per window")
+    p.add_argument("--global-limit", type=int, help="rate limit: requests per window in all")
     p.add_argument("--window", type=float, default=10.0, help="rate-limit window, seconds")
+    p.add_argument("--retry-after", type=int, help="send Retry-After (seconds) on 429s")
     return parser
 
 

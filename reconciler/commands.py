@@ -11,12 +11,15 @@ import argparse
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
+from reconciler import savedplan
 from reconciler.apply import Outcome, execute
 from reconciler.client import Client, settings_from_env
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
 from reconciler.manifest import LoadResult, load_manifests
+from reconciler.model import LiveStore
 from reconciler.plan import Plan, build_plan, check_safety
 from reconciler.refresh import read_live
 from reconciler.render import render_json, render_markdown, render_text, summary_line
@@ -86,6 +89,12 @@ def _render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, dri
 def plan(args: argparse.Namespace, io: IO) -> int:
     plan_, api_host = _make_plan(args, io)
     io.stdout.write(_render(plan_, args, io, api_host, drift=False))
+    if args.out:
+        text = savedplan.dump(plan_, api_host=api_host, manifests=args.paths, env=io.env)
+        _write_file(args.out, text)
+        io.stderr.write(
+            f"Saved the plan to {args.out}; apply it with: reconciler apply --plan {args.out}\n"
+        )
     if args.detailed_exitcode and plan_.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -97,13 +106,46 @@ def drift(args: argparse.Namespace, io: IO) -> int:
     return EXIT_OK if plan_.in_sync else EXIT_CHANGES
 
 
+def _write_file(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _saved(
+    args: argparse.Namespace, io: IO, client: Client, api_host: str
+) -> tuple[Plan, list[LiveStore]]:
+    try:
+        text = Path(args.plan).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {args.plan}: {error.strerror}") from None
+    document = savedplan.parse(text, path=args.plan)
+    loaded = load_manifests(savedplan.manifests_of(document), env=io.env)
+    live = [s for s in client.list_stores() if s.project in loaded.state.projects]
+    plan_, warnings = savedplan.restore(
+        document, path=args.plan, api_host=api_host, desired=loaded.state, live=live, env=io.env
+    )
+    for warning in warnings:
+        io.stderr.write(f"warning: {warning}\n")
+    io.stdout.write(f"Applying the saved plan {args.plan}: {summary_line(plan_)}\n")
+    return plan_, live
+
+
 def apply(args: argparse.Namespace, io: IO) -> int:
-    loaded = _load(args, io)
+    if bool(args.plan) == bool(args.paths):
+        raise UsageError("apply takes either manifest PATHs or --plan FILE (exactly one)")
     settings = settings_from_env(io.env, api_host=args.api_host)
+    if not args.plan:
+        loaded = _load(args, io)
     with Client(settings) as client:
-        live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
-        plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
-        io.stdout.write(render_text(plan_, colour=_colour(args, io)))
+        live: list[LiveStore] | None = None
+        if args.plan:
+            plan_, live = _saved(args, io, client, settings.api_host)
+        else:
+            live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
+            plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
+            io.stdout.write(render_text(plan_, colour=_colour(args, io)))
         if not plan_.has_changes:
             io.stdout.write("Nothing to apply.\n")
             return EXIT_OK
@@ -117,7 +159,7 @@ def apply(args: argparse.Namespace, io: IO) -> int:
             version = f", version {outcome.store.version}" if outcome.store is not None else ""
             io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
 
-        outcomes = execute(plan_, client, on_outcome=report)
+        outcomes = execute(plan_, client, on_outcome=report, live=live)
     counts = {
         a: sum(1 for o in outcomes if o.change.action == a) for a in ("create", "update", "delete")
     }
@@ -151,9 +193,11 @@ def emulator(args: argparse.Namespace, io: IO) -> int:
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,
         drop_rate=args.drop_rate,
-        route_limit=args.route_limit,
-        global_limit=args.global_limit,
-        window_seconds=args.window,
+        fault_seed=args.fault_seed,
+        rate_limit_route=args.route_limit,
+        rate_limit_global=args.global_limit,
+        rate_limit_window=args.window,
+        retry_after=args.retry_after,
     )
     return EXIT_OK
 
