@@ -1,0 +1,187 @@
+"""Serving the emulator: ``EmulatorServer`` for tests (a thread) and ``run`` for the CLI.
+
+``EmulatorServer`` binds ``127.0.0.1`` on a free port by default, serves a threaded werkzeug
+server from a daemon thread between ``start()`` and ``stop()`` (or a ``with`` block), and exposes
+the objects tests drive directly: ``.state`` (``EmulatorState``), ``.faults``
+(``FaultInjector``), ``.limiter`` (``RateLimiter``) and ``.url``. ``run`` serves in the
+foreground until interrupted, logging each request to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from reconciler.emulator.app import EmulatorApp
+from reconciler.emulator.contract import default_validator
+from reconciler.emulator.faults import FaultConfig, FaultInjector, Sleep
+from reconciler.emulator.limits import Clock, RateLimitConfig, RateLimiter
+from reconciler.emulator.seed import load_seed_file
+from reconciler.emulator.state import EmulatorState
+
+POLL_SECONDS = 0.02
+"""How often the serving thread checks for ``stop()``; bounds how long stopping takes."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """A request handler that logs errors only, not each request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error":
+            super().log(type, message, *args)
+
+
+class EmulatorServer:
+    """A LaunchDarkly emulator served over real HTTP from a background thread."""
+
+    def __init__(
+        self,
+        state: EmulatorState | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultConfig | None = None,
+        rate_limit: RateLimitConfig | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        validate_contract: bool = True,
+        quiet: bool = True,
+    ) -> None:
+        self.state = state if state is not None else EmulatorState(clock=clock)
+        self.faults = FaultInjector(faults, sleep=sleep)
+        self.limiter = RateLimiter(rate_limit, clock=clock or self.state.clock)
+        self.app = EmulatorApp(
+            self.state,
+            faults=self.faults,
+            limiter=self.limiter,
+            contract=default_validator() if validate_contract else None,
+        )
+        handler = _QuietHandler if quiet else type("_Handler", (WSGIRequestHandler,), {})
+        self._server: BaseWSGIServer = make_server(
+            host, port, self.app, threaded=True, request_handler=handler
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.host)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321`` (use it as the API host)."""
+        host = self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": POLL_SECONDS},
+                name="ld-emulator",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket (idempotent)."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def run(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    seed_path: str | Path | None = None,
+    latency_ms: int = 0,
+    error_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    fault_seed: int = 0,
+    rate_limit_route: int | None = None,
+    rate_limit_global: int | None = None,
+    rate_limit_window: float = 10.0,
+    retry_after: int | None = None,
+    validate_contract: bool = True,
+) -> None:
+    """Serve an emulator in the foreground until Ctrl-C, logging requests to stderr.
+
+    - ``host``/``port``: where to listen (``--host``, ``--port``; port 0 picks a free one).
+    - ``seed_path``: a YAML/JSON seed file (``--seed``); raises ``SeedError`` if invalid.
+      Without one the account is empty and accepts any token starting with ``api-``.
+    - ``latency_ms``: delay added to every API request (``--latency-ms``).
+    - ``error_rate``/``drop_rate``: probability (0..1) of a 500/502/503 answer or of a dropped
+      connection per API request (``--error-rate``, ``--drop-rate``), drawn from a generator
+      seeded with ``fault_seed``.
+    - ``rate_limit_route``/``rate_limit_global``: requests allowed per route and account-wide
+      per ``rate_limit_window`` seconds (``--rate-limit ROUTE[,GLOBAL]``); limiting is on when
+      either is given. ``retry_after`` adds ``Retry-After`` seconds to 429 answers.
+    - ``validate_contract``: check traffic against the OpenAPI contract; violations are logged.
+    """
+    state = load_seed_file(seed_path) if seed_path is not None else EmulatorState()
+    limits = RateLimitConfig()
+    if rate_limit_route is not None or rate_limit_global is not None:
+        limits = RateLimitConfig(
+            enabled=True,
+            window_seconds=rate_limit_window,
+            route_limit=rate_limit_route if rate_limit_route is not None else 10**9,
+            global_limit=rate_limit_global if rate_limit_global is not None else 10**9,
+            retry_after=retry_after,
+        )
+    faults = FaultConfig(
+        latency_ms=latency_ms, error_rate=error_rate, drop_rate=drop_rate, seed=fault_seed
+    )
+    logger = logging.getLogger("werkzeug")
+    if not logger.handlers:
+        logger.addHandler(logging.StreamHandler(sys.stderr))
+        logger.setLevel(logging.INFO)
+    server = EmulatorServer(
+        state,
+        host=host,
+        port=port,
+        faults=faults,
+        rate_limit=limits,
+        validate_contract=validate_contract,
+        quiet=False,
+    )
+    print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
+    seen = 0
+    idle = threading.Event()
+    server.start()
+    try:
+        while not idle.wait(0.5):
+            violations = server.state.contract_violations
+            for violation in violations[seen:]:
+                print(f"contract violation: {violation}", file=sys.stderr, flush=True)
+            seen = len(violations)
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    finally:
+        server.stop()
