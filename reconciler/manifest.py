@@ -5,10 +5,11 @@ walked recursively, hidden files and directories skipped, files sorted) and turn
 into ``DesiredStore`` values (SPEC §1). It works in passes over each document: ``${VAR}``
 interpolation (``$${`` is a literal ``${``); the shipped JSON Schema
 (``schema/manifest.schema.json``) for shape and types; the rules of
-``reconciler.integrations`` for config values, applied after ``defaults`` are merged; and,
-across all files, duplicate store addresses and conflicting ``prune`` settings. Every problem of
-the run is gathered, each pinned to ``file:line:column``, and raised at once as a
-``ManifestError``.
+``reconciler.integrations`` for config values, applied after ``defaults`` are merged; the GitOps
+safety settings (``protect``, ``ignore`` rules, per-project ``safety``; see
+``manifest_safety``); and, across all files, duplicate store addresses and conflicting ``prune``
+and ``safety`` settings. Every problem of the run is gathered, each pinned to
+``file:line:column``, and raised at once as a ``ManifestError``.
 
 Secrets: every config value that came wholly or partly from ``${...}`` becomes a ``Secret``
 whose source is ``env:NAME`` (``env:A,B`` when several variables built it, in order of first
@@ -41,31 +42,33 @@ from reconciler.integrations import (
 from reconciler.manifest_rules import (
     ANY_FIELD,
     check_config_value,
-    did_you_mean,
+    checked_after_schema,
     env_refs,
+    fmt_path,
     interpolate,
     kind_of,
+    schema_messages,
+)
+from reconciler.manifest_safety import (
+    ANY_IGNORE_FIELDS,
+    SAFETY_SETTINGS,
+    SettingsBook,
+    check_ignore_rule,
+    ignore_fields,
 )
 from reconciler.model import (
     Address,
     ConfigValue,
     DesiredState,
     DesiredStore,
+    IgnoreRule,
     IntegrationKey,
     Location,
-    ProjectSettings,
     Secret,
 )
 from reconciler.yamlpos import Document, Path, load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-_TYPE_NAMES = {
-    "string": "a string",
-    "boolean": "a boolean (true/false)",
-    "array": "a list",
-    "object": "a mapping",
-    "integer": "a whole number",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> 
     run.check_duplicates()
     if run.problems:
         raise ManifestError(list(dict.fromkeys(run.problems)))
-    state = DesiredState(stores=tuple(run.stores), projects=run.project_settings())
+    state = DesiredState(stores=tuple(run.stores), projects=run.settings.settings())
     return LoadResult(
         state=state,
         warnings=tuple(dict.fromkeys(run.warnings)),
@@ -173,20 +176,16 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
     stores: list[DesiredStore] = field(default_factory=list)
     declared: list[_Declared] = field(default_factory=list)
-    projects: dict[str, Location] = field(default_factory=dict)
-    prunes: dict[str, tuple[bool, Location]] = field(default_factory=dict)
+    settings: SettingsBook = field(default_factory=SettingsBook)
 
     def problem(self, where: Location, message: str) -> None:
         self.problems.append(ManifestProblem(where.file, where.line, where.column, message))
 
-    def declare_prune(self, project: str, prune: bool, where: Location) -> None:
-        first = self.prunes.setdefault(project, (prune, where))
-        if first[0] != prune:
-            self.problem(
-                where,
-                f"prune: project '{project}' sets prune: {str(prune).lower()} here but"
-                f" prune: {str(first[0]).lower()} at {first[1]}",
-            )
+    def declare(self, project: str, setting: str, value: bool | float, where: Location) -> None:
+        """A project setting (``prune``, ``safety.*``) that must agree across documents."""
+        conflict = self.settings.declare(project, setting, value, where)
+        if conflict is not None:
+            self.problem(where, conflict)
 
     def check_duplicates(self) -> None:
         seen: dict[Address, Location] = {}
@@ -198,22 +197,8 @@ class _Run:
                     f"store {item.address} is declared twice: here and at {first}",
                 )
 
-    def project_settings(self) -> dict[str, ProjectSettings]:
-        out: dict[str, ProjectSettings] = {}
-        for key, where in sorted(self.projects.items()):
-            prune, prune_at = self.prunes.get(key, (False, where))
-            out[key] = ProjectSettings(key=key, prune=prune, location=prune_at)
-        return out
-
 
 # --- one document --------------------------------------------------------------------------
-
-
-def _fmt(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "document"
 
 
 class _DocumentCheck:
@@ -241,11 +226,10 @@ class _DocumentCheck:
         if not isinstance(project, str) or not project:
             project = None  # reported by the schema; the rest of the document is still checked
         else:
-            self.run.projects.setdefault(project, self.doc.location(("project",)))
-            if isinstance(data.get("prune"), bool):
-                self.run.declare_prune(project, data["prune"], self.doc.location(("prune",)))
+            self._project_settings(project, data)
         defaults = data.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
+        base_ignore = self._ignore_rules(defaults, ("defaults",), ANY_IGNORE_FIELDS, "any store")
         base_config = defaults.get("config")
         base_config = base_config if isinstance(base_config, dict) else {}
         for key, value in base_config.items():
@@ -256,7 +240,47 @@ class _DocumentCheck:
         if isinstance(stores, list):
             for i, store in enumerate(stores):
                 if isinstance(store, dict):
-                    self._store(project, defaults, base_config, store, ("stores", i))
+                    self._store(project, defaults, base_config, base_ignore, store, ("stores", i))
+
+    def _project_settings(self, project: str, data: dict[str, Any]) -> None:
+        self.run.settings.projects.setdefault(project, self.doc.location(("project",)))
+        if isinstance(data.get("prune"), bool):
+            self.run.declare(project, "prune", data["prune"], self.doc.location(("prune",)))
+        safety = data.get("safety")
+        for key, value in safety.items() if isinstance(safety, dict) else ():
+            path = ("safety", key)
+            if (
+                key in SAFETY_SETTINGS
+                and isinstance(value, int | float)
+                and path not in (self.schema_paths | self.broken)
+            ):
+                self.run.declare(project, f"safety.{key}", value, self.doc.location(path))
+
+    def _ignore_rules(
+        self, owner: dict[str, Any], path: Path, allowed: Sequence[str], scope: str
+    ) -> list[tuple[Path, IgnoreRule]]:
+        """The valid ignore rules of ``owner`` (a store or ``defaults``) with their paths;
+        reports the others."""
+        rules = owner.get("ignore")
+        found: list[tuple[Path, IgnoreRule]] = []
+        seen: dict[str, Location] = {}
+        for i, rule in enumerate(rules if isinstance(rules, list) else ()):
+            here: Path = (*path, "ignore", i)
+            if not isinstance(rule, dict):
+                continue  # reported by the schema
+            checked = check_ignore_rule(rule, here, allowed, scope=scope, shown=self._shown)
+            for at, message in checked.problems:
+                if at not in self.broken:
+                    self.problem(at, f"{fmt_path(at)}: {message}")
+            name, at = checked.field, (*here, "field")
+            if name is not None and name in seen:
+                self.problem(at, f"{fmt_path(at)}: '{name}' is already ignored at {seen[name]}")
+            elif name is not None:
+                seen[name] = self.doc.location(here)
+                if checked.reason is not None and checked.expires is not None:
+                    accepted = IgnoreRule(name, checked.reason, checked.expires, seen[name])
+                    found.append((here, accepted))
+        return found
 
     # -- interpolation --
 
@@ -270,7 +294,7 @@ class _DocumentCheck:
         result = interpolate(value, self.run.env)
         for message in result.problems:
             self.broken.add(path)
-            self.problem(path, f"{_fmt(path)}: {message}")
+            self.problem(path, f"{fmt_path(path)}: {message}")
         if result.names:
             self.env_refs[path] = result.names
         return result.value
@@ -290,48 +314,13 @@ class _DocumentCheck:
 
     def _schema_problem(self, error: ValidationError) -> None:
         path: Path = tuple(error.absolute_path)
-        if path in self.broken:
+        if path in self.broken or checked_after_schema(path):
             return
-        config_at = 3 if path[:1] == ("stores",) else 2
-        if path[config_at - 1 : config_at] == ("config",) and len(path) > config_at:
-            return  # config values are checked by _config_value, after defaults are merged
         self.schema_paths.add(path)
-        where = _fmt(path)
-        instance = error.instance
-        if error.validator == "additionalProperties" and isinstance(instance, dict):
-            allowed = list(cast(Mapping[str, Any], error.schema).get("properties", {}))
-            scope = ""
-            if path[:1] == ("stores",) and path[2:] == ("config",):
-                scope = f" in {self._integration(path[:2])} config"
-            for extra in instance:
-                if extra not in allowed:
-                    self.problem(
-                        (*path, extra),
-                        f"{where}: unknown key '{extra}'{scope} ({did_you_mean(extra, allowed)}"
-                        f"allowed: {', '.join(allowed)})",
-                        at_key=True,
-                    )
-        elif error.validator == "required" and isinstance(instance, dict):
-            for key in cast(list[str], error.validator_value):
-                if key not in instance:
-                    self.problem(path, f"{where}: missing required key '{key}'")
-        elif error.validator == "type":
-            expected = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
-            got = self._shown(path, instance) if isinstance(instance, str) else kind_of(instance)
-            self.problem(path, f"{where}: expected {expected}, got {got}")
-        elif error.validator == "enum":
-            allowed = [str(v) for v in cast(list[object], error.validator_value)]
-            shown = self._shown(path, instance)
-            hint = ""
-            if isinstance(instance, str) and path not in self.env_refs:
-                hint = did_you_mean(instance, allowed)
-            self.problem(
-                path, f"{where}: {shown} is not one of {', '.join(allowed)} {hint}".strip()
-            )
-        elif error.validator == "minLength":
-            self.problem(path, f"{where}: must not be empty")
-        else:  # not reached with the shipped schema; says which rule without showing the value
-            self.problem(path, f"{where}: does not satisfy the manifest schema ({error.validator})")
+        for at, message, at_key in schema_messages(
+            error, shown=self._shown, interpolated=self.env_refs, integration=self._integration
+        ):
+            self.problem(at, message, at_key=at_key)
 
     # -- stores and config --
 
@@ -340,6 +329,7 @@ class _DocumentCheck:
         project: str | None,
         defaults: dict[str, Any],
         base_config: dict[str, Any],
+        base_ignore: list[tuple[Path, IgnoreRule]],
         store: dict[str, Any],
         path: Path,
     ) -> None:
@@ -358,6 +348,7 @@ class _DocumentCheck:
         if addressed:  # checked for duplicates even when the rest of the store is wrong
             address = Address(str(project), str(environment), key, str(name))
             self.run.declared.append(_Declared(address, here))
+        ignore = self._store_ignore(key, base_ignore, store, path)
         own = store.get("config")
         if not isinstance(own, dict):
             return
@@ -374,8 +365,8 @@ class _DocumentCheck:
                 if from_defaults and ckey in ANY_FIELD:
                     self.problem(
                         origin,
-                        f"{_fmt(origin)}: key '{ckey}' does not exist in {key} config, used by"
-                        f" {_fmt(path)} (allowed: {', '.join(fields)})",
+                        f"{fmt_path(origin)}: key '{ckey}' does not exist in {key} config, used by"
+                        f" {fmt_path(path)} (allowed: {', '.join(fields)})",
                         at_key=True,
                     )
                 continue
@@ -386,7 +377,7 @@ class _DocumentCheck:
             if spec.required and spec.key not in merged:
                 self.problem(
                     (*path, "config"),
-                    f"{_fmt((*path, 'config'))}: missing required key '{spec.key}' for {key}",
+                    f"{fmt_path((*path, 'config'))}: missing required key '{spec.key}' for {key}",
                 )
         if len(self.run.problems) > before or self.broken or self.schema_paths or not addressed:
             return  # the run fails anyway; build stores only from fully valid documents
@@ -401,8 +392,28 @@ class _DocumentCheck:
                 tags=tuple(dict.fromkeys(tags)),
                 config=config,
                 location=here,
+                protect=bool(store.get("protect", defaults.get("protect", False))),
+                ignore=ignore,
             )
         )
+
+    def _store_ignore(
+        self, key: str, base: list[tuple[Path, IgnoreRule]], store: dict[str, Any], path: Path
+    ) -> tuple[IgnoreRule, ...]:
+        """The store's own rules, then those of ``defaults`` for fields it does not cover."""
+        allowed = ignore_fields(key)
+        own = [rule for _, rule in self._ignore_rules(store, path, allowed, f"{key} stores")]
+        covered = {rule.field for rule in own}
+        for at, rule in base:
+            if rule.field not in allowed:
+                self.problem(
+                    (*at, "field"),
+                    f"{fmt_path((*at, 'field'))}: field '{rule.field}' does not exist in {key}"
+                    f" stores, used by {fmt_path(path)} (allowed: {', '.join(allowed)})",
+                )
+            elif rule.field not in covered:
+                own.append(rule)
+        return tuple(own)
 
     def _integration(self, store_path: Path) -> str:
         data = self.doc.data
@@ -430,7 +441,7 @@ class _DocumentCheck:
             return None
         message, normal = check_config_value(spec, value, self._shown_config(spec, path, value))
         if message is not None and report:
-            self.problem(path, f"{_fmt(path)}: {message}")
+            self.problem(path, f"{fmt_path(path)}: {message}")
         return normal
 
     def _shown_config(self, spec: ConfigField, path: Path, value: object) -> str:

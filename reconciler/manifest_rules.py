@@ -3,18 +3,23 @@
 ``interpolate`` resolves ``${VAR}`` references in one string (``$${`` is a literal ``${``) and
 says which variables it used; ``check_config_value`` applies one ``reconciler.integrations``
 field rule (string, boolean, port, region, role ARN) to one config value and normalises it
-(ports become strings). Both are pure: they return messages instead of raising, and a message
-shows a value only through the ``shown`` text the caller chose, so a secret is never echoed.
+(ports become strings); ``schema_messages`` turns one JSON Schema error into messages a user
+can act on. All are pure: they return messages instead of raising, and a message shows a value
+only through the ``shown`` text the caller chose, so a secret is never echoed.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
+
+from jsonschema.exceptions import ValidationError
 
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE, ConfigField
+from reconciler.yamlpos import Path
 
 PORT_RANGE = "1\u201365535"  # with an en dash
 ANY_FIELD: Mapping[str, ConfigField] = {f.key: f for fs in FIELDS.values() for f in fs}
@@ -22,6 +27,20 @@ ANY_FIELD: Mapping[str, ConfigField] = {f.key: f for fs in FIELDS.values() for f
 
 _REF_RE = re.compile(r"\$\$\{|\$\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
 _DIGITS_RE = re.compile(r"^[0-9]+$")
+_TYPE_NAMES = {
+    "string": "a string",
+    "boolean": "a boolean (true/false)",
+    "array": "a list",
+    "object": "a mapping",
+    "integer": "a whole number",
+    "number": "a number",
+}
+_RANGE_WORDS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "greater than",
+    "exclusiveMaximum": "less than",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +143,73 @@ def check_config_value(
             None,
         )
     return None, value
+
+
+def fmt_path(path: Path) -> str:
+    """``stores[0].config.port``: how a message names the place of a value."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "document"
+
+
+def checked_after_schema(path: Path) -> bool:
+    """Whether the loader leaves schema errors at ``path`` to its own, clearer checks: config
+    values (checked after defaults are merged) and the field and expiry date of ignore rules."""
+    config_at = 3 if path[:1] == ("stores",) else 2
+    if path[config_at - 1 : config_at] == ("config",) and len(path) > config_at:
+        return True
+    return len(path) >= 3 and path[-3] == "ignore" and path[-1] in ("field", "expires")
+
+
+def schema_messages(
+    error: ValidationError,
+    *,
+    shown: Callable[[Path, object], str],
+    interpolated: Container[Path],
+    integration: Callable[[Path], str],
+) -> list[tuple[Path, str, bool]]:
+    """(path, message, at the key?) for each problem one schema error stands for. ``shown``
+    says how a value may appear, ``interpolated`` holds the paths whose value used ${...}, and
+    ``integration`` names the kind of the store at a ``("stores", i)`` path."""
+    path: Path = tuple(error.absolute_path)
+    where, instance, out = fmt_path(path), error.instance, []
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = list(cast(Mapping[str, Any], error.schema).get("properties", {}))
+        scope = ""
+        if path[:1] == ("stores",) and path[2:] == ("config",):
+            scope = f" in {integration(path[:2])} config"
+        for extra in instance:
+            if extra not in allowed:
+                hint = did_you_mean(extra, allowed)
+                message = f"unknown key '{extra}'{scope} ({hint}allowed: {', '.join(allowed)})"
+                out.append(((*path, extra), f"{where}: {message}", True))
+    elif error.validator == "required" and isinstance(instance, dict):
+        for key in cast(list[str], error.validator_value):
+            if key not in instance:
+                out.append((path, f"{where}: missing required key '{key}'", False))
+    elif error.validator == "type":
+        expected = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
+        shows = isinstance(instance, str) or (
+            expected == "a whole number" and type(instance) is float
+        )
+        got = shown(path, instance) if shows else kind_of(instance)
+        out.append((path, f"{where}: expected {expected}, got {got}", False))
+    elif error.validator == "enum":
+        allowed = [str(v) for v in cast(list[object], error.validator_value)]
+        hint = ""
+        if isinstance(instance, str) and path not in interpolated:
+            hint = did_you_mean(instance, allowed)
+        message = f"{shown(path, instance)} is not one of {', '.join(allowed)} {hint}".strip()
+        out.append((path, f"{where}: {message}", False))
+    elif error.validator == "minLength":
+        out.append((path, f"{where}: must not be empty", False))
+    elif error.validator in _RANGE_WORDS:
+        limit = f"{_RANGE_WORDS[str(error.validator)]} {error.validator_value}"
+        out.append(
+            (path, f"{where}: {shown(path, instance)} is out of range (must be {limit})", False)
+        )
+    else:  # not reached with the shipped schema; says which rule without showing the value
+        message = f"does not satisfy the manifest schema ({error.validator})"
+        out.append((path, f"{where}: {message}", False))
+    return out

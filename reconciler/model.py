@@ -9,6 +9,7 @@ through logging, exceptions or rendering.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -74,6 +75,16 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoreRule:
+    """Accepted drift on one field of one store, with a reason and an expiry date."""
+
+    field: str  # "name", "on", "tags" or "config.<key>"
+    reason: str
+    expires: datetime.date
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredStore:
     """One store as the manifests declare it, secrets still wrapped in ``Secret``."""
 
@@ -85,6 +96,8 @@ class DesiredStore:
     tags: tuple[str, ...]
     config: Mapping[str, ConfigValue]
     location: Location
+    protect: bool = False
+    ignore: tuple[IgnoreRule, ...] = ()
 
     @property
     def slot(self) -> tuple[str, str, str]:
@@ -93,11 +106,15 @@ class DesiredStore:
 
 @dataclass(frozen=True, slots=True)
 class ProjectSettings:
-    """Per-project settings from the manifests (``prune``), with where they were set."""
+    """Per-project settings from the manifests (``prune``, ``safety``), with where ``prune``
+    was set. ``change_threshold`` and ``min_stores`` are ``None`` when no manifest sets them
+    (the planner then applies its defaults)."""
 
     key: str
     prune: bool = False
     location: Location | None = None
+    change_threshold: float | None = None
+    min_stores: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ manifest validator uses those tables to pin every problem to the text that cause
 reads YAML 1.1 as PyYAML does, with two differences that suit manifests: only ``true``/``false``
 (any case) are booleans, so a key named ``on`` stays the string ``"on"`` and ``on: yes`` is a
 type error rather than a silent ``True``; and mapping keys are always their source text, with a
-repeated key reported as a problem instead of the last one silently winning.
+repeated key reported as a problem instead of the last one silently winning. Timestamps load as
+``datetime.date``/``datetime.datetime``; one that is no calendar date (``2026-02-30``) stays its
+source text, so the validator can say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ Path = tuple[PathPart, ...]
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _STRICT_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
@@ -89,6 +92,11 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             self.problem(_where(self.doc.file, node), f"invalid YAML value: {exc.problem}")
+            return None
+        except ValueError:  # a timestamp that is no calendar date (2026-02-30): keep its text
+            if node.tag == _TIMESTAMP_TAG and isinstance(node, ScalarNode):
+                return str(node.value)
+            self.problem(_where(self.doc.file, node), "invalid YAML value")
             return None
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, object]:

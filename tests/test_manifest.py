@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from jsonschema import Draft202012Validator
 from reconciler.errors import ManifestError
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE
 from reconciler.manifest import LoadResult, load_manifests, manifest_schema
-from reconciler.model import SENSITIVE, Location, Secret
+from reconciler.manifest_safety import ANY_IGNORE_FIELDS, ignore_fields
+from reconciler.model import SENSITIVE, IgnoreRule, Location, Secret
 from reconciler.yamlpos import load_documents
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
@@ -199,9 +201,9 @@ def test_on_yes_is_rejected_as_not_a_boolean() -> None:
 def test_unknown_keys_are_reported_at_top_level_store_and_config() -> None:
     assert problems_of("unknown_keys.yaml") == [
         "unknown_keys.yaml:2:1: document: unknown key 'owner'"
-        " (allowed: project, prune, defaults, stores)",
+        " (allowed: project, prune, safety, defaults, stores)",
         "unknown_keys.yaml:7:5: stores[0]: unknown key 'enabled'"
-        " (allowed: environment, integrationKey, name, on, tags, config)",
+        " (allowed: environment, integrationKey, name, on, tags, config, protect, ignore)",
         "unknown_keys.yaml:10:7: stores[0].config: unknown key 'tls' in redis config"
         " (allowed: host, port, username, password, tlsEnabled)",
     ]
@@ -367,14 +369,141 @@ def test_secret_values_never_appear_in_any_problem_message() -> None:
     assert len(caught.value.problems) == 9
 
 
+# --- GitOps safety: protect, ignore rules, per-project safety ----------------------------------
+
+
+def test_protect_is_read_from_the_store_or_else_from_defaults() -> None:
+    production, staging, search = load("safety.yaml").state.stores
+
+    assert production.protect is True  # from defaults
+    assert staging.protect is False  # the store's own value wins
+    assert search.protect is False  # the default when nobody says
+
+
+def test_ignore_rules_load_with_dates_written_as_yaml_dates_or_quoted_strings() -> None:
+    production, _, search = load("safety.yaml").state.stores
+    file = str(FIXTURES / "safety.yaml")
+
+    assert production.ignore[:2] == (
+        IgnoreRule(
+            field="on",
+            reason="Ops switched it off during the incident INC-123",
+            expires=datetime.date(2026, 12, 31),  # a YAML date
+            location=Location(file, 17, 9),
+        ),
+        IgnoreRule(
+            field="config.host",
+            reason="Failover host during the migration",
+            expires=datetime.date(2027, 2, 1),  # a quoted 'YYYY-MM-DD' string
+            location=Location(file, 20, 9),
+        ),
+    )
+    assert search.ignore == ()
+
+
+def test_ignore_rules_of_defaults_are_appended_unless_the_store_covers_the_field() -> None:
+    production, staging, _ = load("safety.yaml").state.stores
+
+    assert [rule.field for rule in production.ignore] == ["on", "config.host", "tags"]
+    assert production.ignore[2].reason == "Tags are managed by the platform team"
+    assert production.ignore[2].location.line == 9  # where defaults declared it
+    (own,) = staging.ignore
+    assert own.reason == "Staging tags are free for experiments"
+
+
+def test_an_expired_ignore_rule_still_loads_because_the_planner_decides() -> None:
+    _, staging, _ = load("safety.yaml").state.stores
+
+    assert staging.ignore[0].expires == datetime.date(2020, 1, 1)
+
+
+def test_wrong_ignore_rules_are_reported_each_at_its_own_position() -> None:
+    redis_fields = "name, on, tags, config.host, config.port, config.username, config.password,"
+    assert problems_of("ignore_invalid.yaml") == [
+        "ignore_invalid.yaml:4:14: defaults.ignore[0].field: field 'config.region' does not"
+        f" exist in redis stores, used by stores[0] (allowed: {redis_fields} config.tlsEnabled)",
+        "ignore_invalid.yaml:12:16: stores[0].ignore[0].field: 'config.hots' is not a field of"
+        f" redis stores (did you mean 'config.host'? allowed: {redis_fields} config.tlsEnabled)",
+        "ignore_invalid.yaml:15:9: stores[0].ignore[1]: missing required key 'reason'",
+        "ignore_invalid.yaml:18:17: stores[0].ignore[2].reason: must not be blank",
+        "ignore_invalid.yaml:22:18: stores[0].ignore[3].expires: '2026-02-30' is not a calendar"
+        " date (expected a date YYYY-MM-DD)",
+        "ignore_invalid.yaml:25:18: stores[0].ignore[4].expires: expected a date YYYY-MM-DD,"
+        " got '31/12/2026'",
+        "ignore_invalid.yaml:28:18: stores[0].ignore[5].expires: expected a date YYYY-MM-DD,"
+        " got a date with a time",
+        "ignore_invalid.yaml:29:16: stores[0].ignore[6].field: 'on' is already ignored at"
+        f" {FIXTURES / 'ignore_invalid.yaml'}:15:9",
+        "ignore_invalid.yaml:32:9: stores[0].ignore[7]: missing required key 'expires'",
+        "ignore_invalid.yaml:34:9: stores[0].ignore[7]: unknown key 'until'"
+        " (allowed: field, reason, expires)",
+    ]
+
+
+def test_an_ignore_rule_in_defaults_naming_no_field_of_any_store_is_reported(
+    tmp_path: Path,
+) -> None:
+    manifest = tmp_path / "defaults.yaml"
+    manifest.write_text(
+        "project: p\ndefaults:\n  ignore:\n    - {field: version, reason: r, expires: 2027-01-01}\n"
+        "stores: []\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifests([manifest], env={})
+
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (4, 15)
+    assert problem.message.startswith(
+        "defaults.ignore[0].field: 'version' is not a field of any store (allowed: name, on, tags,"
+    )
+
+
+def test_safety_settings_are_read_per_project_and_unset_ones_stay_none() -> None:
+    projects = load("safety.yaml").state.projects
+
+    assert projects["payments"].change_threshold == 0.5
+    assert projects["payments"].min_stores == 4
+    assert (projects["search"].change_threshold, projects["search"].min_stores) == (None, None)
+
+
+def test_safety_values_out_of_range_or_of_the_wrong_type_are_reported() -> None:
+    assert problems_of("safety_invalid.yaml") == [
+        "safety_invalid.yaml:3:20: safety.changeThreshold: 0 is out of range"
+        " (must be greater than 0)",
+        "safety_invalid.yaml:4:14: safety.minStores: -1 is out of range (must be at least 0)",
+        "safety_invalid.yaml:9:20: safety.changeThreshold: 1.5 is out of range (must be at most 1)",
+        "safety_invalid.yaml:10:14: safety.minStores: expected a whole number, got 2.5",
+        "safety_invalid.yaml:15:20: safety.changeThreshold: expected a number, got '30%'",
+        "safety_invalid.yaml:16:3: safety: unknown key 'maxStores' (did you mean 'minStores'?"
+        " allowed: changeThreshold, minStores)",
+    ]
+
+
+def test_safety_declared_differently_for_one_project_is_a_problem_naming_both() -> None:
+    first = FIXTURES / "safety_conflict" / "a.yaml"
+    assert problems_of("safety_conflict") == [
+        "b.yaml:3:20: safety.changeThreshold: project 'payments' sets safety.changeThreshold:"
+        f" 0.25 here but safety.changeThreshold: 0.5 at {first}:3:20"
+    ]
+
+
 # --- the shipped JSON Schema -------------------------------------------------------------------
 
 
 def _documents(path: Path) -> list[object]:
-    """The documents as reconciler reads them (a key named ``on`` stays a string)."""
+    """The documents as reconciler reads them (a key named ``on`` stays a string), with YAML
+    dates as the text editors see (YAML 1.2 has no date type)."""
     docs, problems = load_documents(path.read_text(), str(path))
     assert problems == []
-    return [doc.data for doc in docs]
+    return [_dates_as_text(doc.data) for doc in docs]
+
+
+def _dates_as_text(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def test_the_shipped_schema_is_a_valid_draft_2020_12_schema() -> None:
@@ -389,6 +518,7 @@ def test_the_shipped_schema_accepts_the_valid_examples() -> None:
         FIXTURES / "defaults.yaml",
         FIXTURES / "inline_secret.yaml",
         FIXTURES / "same_slot.yaml",
+        FIXTURES / "safety.yaml",
     ]
 
     for path in examples:
@@ -398,7 +528,14 @@ def test_the_shipped_schema_accepts_the_valid_examples() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["unknown_keys.yaml", "bad_integration_key.yaml", "bad_ports.yaml", "bad_region.yaml"],
+    [
+        "unknown_keys.yaml",
+        "bad_integration_key.yaml",
+        "bad_ports.yaml",
+        "bad_region.yaml",
+        "ignore_invalid.yaml",
+        "safety_invalid.yaml",
+    ],
 )
 def test_the_shipped_schema_rejects_invalid_documents(name: str) -> None:
     validator = Draft202012Validator(manifest_schema())
@@ -416,6 +553,11 @@ def test_the_shipped_schema_agrees_with_the_integration_table() -> None:
     assert defs["roleArn"]["anyOf"][0]["pattern"] == ROLE_ARN_RE.pattern
     store = defs["store"]
     assert store["properties"]["integrationKey"]["enum"] == list(FIELDS)
+    for kind in FIELDS:
+        assert defs[f"{kind}IgnoreField"]["enum"] == list(ignore_fields(kind))
+    assert defs["anyIgnoreField"]["enum"] == list(ANY_IGNORE_FIELDS)
+    safety = manifest_schema()["properties"]["safety"]["properties"]
+    assert (safety["changeThreshold"]["default"], safety["minStores"]["default"]) == (0.3, 10)
 
 
 def test_every_property_in_the_shipped_schema_has_a_description() -> None:
