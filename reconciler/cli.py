@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NoReturn, TextIO
 
 from reconciler import __version__
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--api-host", help="LaunchDarkly API URL (else $LAUNCHDARKLY_API_HOST)")
         p.add_argument("--owner-tag", default=DEFAULT_OWNER_TAG, help="the ownership tag")
         p.add_argument("--parallelism", type=_positive, default=8, help="concurrent requests")
+        p.add_argument(
+            "--max-attempts", type=_positive, default=8, help="tries per request (retries + 1)"
+        )
 
     def output(p: argparse.ArgumentParser) -> None:
         p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -58,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     connection(p)
     output(p)
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--out", metavar="FILE", help="save the plan for 'apply --plan FILE'")
     p = sub.add_parser("apply", help="plan, then execute the changes")
-    paths(p)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
+    p.add_argument("--plan", metavar="FILE", help="execute a plan saved by 'plan --out'")
     connection(p)
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
@@ -100,6 +105,7 @@ def main(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> int:
     """Run one command; return its exit code. The only place errors become exit codes."""
     from reconciler import commands
@@ -109,7 +115,12 @@ def main(
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         _configure_logging(args.verbose, err)
-        io = commands.IO(stdin=stdin or sys.stdin, stdout=out, stderr=err, env=dict(os.environ))
+        io = commands.IO(
+            stdin=stdin or sys.stdin,
+            stdout=out,
+            stderr=err,
+            env=dict(os.environ if env is None else env),
+        )
         return commands.run(args, io)
     except ReconcilerError as error:
         err.write(f"error: {error}\n")

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from reconciler import savedplan
 from reconciler.apply import Outcome, execute
-from reconciler.client import Client, settings_from_env
+from reconciler.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.model import LiveStore
@@ -70,10 +70,14 @@ def validate(args: argparse.Namespace, io: IO) -> int:
     return EXIT_OK
 
 
+def _client(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
+    return Client(settings, retry=RetryPolicy(max_attempts=args.max_attempts))
+
+
 def _make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
     loaded = _load(args, io)  # nothing touches the network before manifests are valid
     settings = settings_from_env(io.env, api_host=args.api_host)
-    with Client(settings) as client:
+    with _client(args, settings) as client:
         live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
     return build_plan(loaded.state, live, owner_tag=args.owner_tag), settings.api_host
 
@@ -138,7 +142,7 @@ def apply(args: argparse.Namespace, io: IO) -> int:
     settings = settings_from_env(io.env, api_host=args.api_host)
     if not args.plan:
         loaded = _load(args, io)
-    with Client(settings) as client:
+    with _client(args, settings) as client:
         live: list[LiveStore] | None = None
         if args.plan:
             plan_, live = _saved(args, io, client, settings.api_host)

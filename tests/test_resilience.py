@@ -1,0 +1,157 @@
+"""Apply converges through rate limits, server errors, lost responses and races."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_helpers import PAYMENTS, cli, env_for, write
+from conftest import TOKEN
+
+from reconciler.apply import execute
+from reconciler.client import Client, settings_from_env
+from reconciler.emulator import EmulatorServer, EmulatorState, FaultConfig, RateLimitConfig
+from reconciler.errors import ApplyError
+from reconciler.manifest import load_manifests
+from reconciler.plan import build_plan
+from reconciler.refresh import read_live
+
+MANY = "project: payments\nstores:\n" + "".join(
+    f"""  - environment: production
+    integrationKey: redis
+    name: Store {i}
+    config: {{host: redis-{i}.internal}}
+"""
+    for i in range(8)
+)
+
+
+@pytest.fixture
+def realtime() -> Iterator[EmulatorServer]:
+    """An emulator on the real clock, so rate-limit windows pass while the client waits."""
+    state = EmulatorState(
+        tokens=[TOKEN], projects={"payments": ["production", "staging"]}, rng=random.Random(1)
+    )
+    server = EmulatorServer(state).start()
+    try:
+        yield server
+        assert server.state.contract_violations == []
+    finally:
+        server.stop()
+
+
+def test_a_429_storm_is_waited_out_and_apply_converges(
+    realtime: EmulatorServer, tmp_path: Path
+) -> None:
+    realtime.limiter.configure(
+        RateLimitConfig(enabled=True, window_seconds=0.5, route_limit=3, global_limit=1000)
+    )
+    manifest = write(tmp_path, MANY)
+    result = cli(realtime, "apply", manifest, "--auto-approve", "--parallelism", "4")
+    assert result.code == 0, result.all
+    assert len(realtime.state.stores()) == 8
+    statuses = [r.status for r in realtime.state.requests]
+    assert statuses.count(201) == 8
+    assert cli(realtime, "plan", manifest, "--detailed-exitcode").code == 0
+
+
+def test_a_5xx_storm_converges_without_duplicates(realtime: EmulatorServer, tmp_path: Path) -> None:
+    realtime.faults.configure(FaultConfig(error_rate=0.3, seed=7))
+    manifest = write(tmp_path, MANY)
+    result = cli(realtime, "apply", manifest, "--auto-approve")
+    assert result.code == 0, result.all
+    assert any(r.fault for r in realtime.state.requests), "the storm never happened"
+    names = sorted(s.name for s in realtime.state.stores())
+    assert names == sorted(f"Store {i}" for i in range(8))
+
+
+def test_dropped_connections_are_retried(realtime: EmulatorServer, tmp_path: Path) -> None:
+    realtime.faults.fail_next(2, drop=True, method="POST")
+    manifest = write(tmp_path, MANY)
+    result = cli(realtime, "apply", manifest, "--auto-approve")
+    assert result.code == 0, result.all
+    assert len(realtime.state.stores()) == 8
+
+
+def test_an_ambiguous_create_produces_no_duplicate(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.faults.ambiguous_creates(2)
+    manifest = write(tmp_path, PAYMENTS)
+    result = cli(emulator, "apply", manifest, "--auto-approve")
+    assert result.code == 0, result.all
+    assert sorted(s.name for s in emulator.state.stores()) == [
+        "Payments production",
+        "Payments staging",
+    ]
+    posts = [r for r in emulator.state.requests if r.method == "POST"]
+    assert len(posts) == 2 and all(r.status == 502 for r in posts)
+
+
+def test_a_concurrent_change_is_rejected_by_the_version_test_and_reported(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = write(tmp_path, PAYMENTS)
+    assert cli(emulator, "apply", manifest, "--auto-approve").code == 0
+    write(tmp_path, PAYMENTS.replace("on: true", "on: false"))
+    env = env_for(emulator)
+    loaded = load_manifests([manifest], env=env)
+    with Client(settings_from_env(env)) as client:
+        plan = build_plan(loaded.state, read_live(client, {"payments"}))
+        target = next(c for c in plan.changes if c.action == "update")
+        assert target.id is not None
+        emulator.state.mutate_store(target.id, {"name": "Renamed by a human"})  # after the plan
+        with pytest.raises(ApplyError) as error:
+            execute(plan, client)
+    message = str(error.value)
+    assert "changed in LaunchDarkly since the plan was made" in message and "re-run plan" in message
+    assert emulator.state.store(target.id).name == "Renamed by a human"
+    assert emulator.state.store(target.id).on is True
+    patches = [r for r in emulator.state.requests if r.method == "PATCH"]
+    assert [r.status for r in patches] == [409]  # tried once, never blindly retried
+
+
+def test_a_failure_midway_names_what_changed_and_what_did_not(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    text = (
+        PAYMENTS
+        + """\
+---
+project: search
+stores:
+  - environment: production
+    integrationKey: redis
+    name: Search production
+    config: {host: search.internal}
+"""
+    )
+    emulator.faults.fail_next(
+        1,
+        status=400,
+        method="POST",
+        path_prefix="/api/v2/integration-capabilities/big-segment-store/payments/staging",
+    )
+    manifest = write(tmp_path, text)
+    result = cli(emulator, "apply", manifest, "--auto-approve")
+    assert result.code == 1
+    assert "changed:     payments/production/redis (create)" in result.err
+    assert "failed:      payments/staging/dynamodb (create)" in result.err
+    assert "not started: search/production/redis (create)" in result.err
+    assert "HTTP 400" in result.err
+    again = cli(emulator, "apply", manifest, "--auto-approve")
+    assert again.code == 0, again.all
+    assert len(emulator.state.stores()) == 3
+
+
+def test_parallel_reads_are_deterministic(realtime: EmulatorServer, tmp_path: Path) -> None:
+    realtime.faults.configure(FaultConfig(latency_ms=5))
+    manifest = write(tmp_path, MANY)
+    cli(realtime, "apply", manifest, "--auto-approve")
+    outs = {
+        cli(realtime, "plan", manifest, "--format", "json", "--parallelism", str(n)).out
+        for n in (1, 8)
+    }
+    assert len(outs) == 1
