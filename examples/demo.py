@@ -52,7 +52,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             saved = str(Path(tmp) / "plan.json")
             step("plan on the pull request, saved", ["plan", MANIFESTS, "--out", saved], env, 0)
-            step("apply exactly what was reviewed", ["apply", "--plan", saved, "--auto-approve"], env, 0)
+            applied = ["apply", "--plan", saved, "--auto-approve"]
+            step("apply exactly what was reviewed", applied, env, 0)
         step("nothing left to do", ["plan", MANIFESTS, "--detailed-exitcode"], env, 0)
     print("\nDemo finished: the emulator is stopped.")
 

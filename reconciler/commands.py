@@ -20,9 +20,10 @@ from reconciler.client import Client, ConnectionSettings, RetryPolicy, settings_
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.model import LiveStore
-from reconciler.plan import Plan, build_plan, check_safety
+from reconciler.plan import Plan, build_plan
 from reconciler.refresh import read_live
 from reconciler.render import render_json, render_markdown, render_text, summary_line
+from reconciler.safety import check_safety
 
 log = logging.getLogger("reconciler")
 

@@ -4,11 +4,13 @@
 normalised fields of each pair (``normalise.py``), and emits one ``Change`` per store: a
 create, an RFC 6902 update patch guarded by a ``test`` of ``/version``, a delete for an owned
 store that left the manifests (or any undeclared store of a ``prune: true`` project), or a
-no-op. Undeclared stores it does not own are reported as ``unmanaged``. Secrets are compared
-three ways against the API's masks (``SecretCheck``), are never copied from live values into a
-patch, and stay wrapped in ``Secret`` inside patches until the executor resolves them. Changes
-are sorted once, by address. Presentation lives in ``render.py``; safety limits in
-``check_safety`` below.
+no-op. Undeclared stores it does not own are reported as ``unmanaged``. Ignore rules that have
+not expired turn a difference into a note; expired ones say so and count again.
+``protect: true`` is remembered on the live store as a tag. Secrets are compared three ways
+against the API's masks (``SecretCheck``), are never copied from live values into a patch, and
+stay wrapped in ``Secret`` inside patches until the executor resolves them. Changes are sorted
+once, by address. Presentation lives in ``render.py``; safety limits in
+``safety.py``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import date
+from typing import Literal, cast
 
-from reconciler.errors import PlanError, UnsafePlanError
+from reconciler.errors import PlanError
 from reconciler.integrations import fields_by_key, mask_consistent
 from reconciler.model import (
     DEFAULT_OWNER_TAG,
@@ -27,7 +30,9 @@ from reconciler.model import (
     ConfigValue,
     DesiredState,
     DesiredStore,
+    IgnoreRule,
     LiveStore,
+    ProjectSettings,
     Secret,
 )
 from reconciler.normalise import desired_config, live_config, tag_set, with_owner
@@ -36,8 +41,7 @@ Action = Literal["create", "update", "delete", "no-op"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "no-op")
 SecretState = Literal["verified", "unverifiable", "changed"]
 
-DEFAULT_THRESHOLD = 0.30
-THRESHOLD_MIN_STORES = 10
+PROTECT_TAG = "reconciler:protected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ class Change:
     secrets: tuple[SecretCheck, ...] = ()
     reason: str = ""
     adopt: bool = False
+    notes: tuple[str, ...] = ()
+    protected: bool = False
     desired: DesiredStore | None = field(default=None, compare=False)
     live: LiveStore | None = field(default=None, compare=False)
 
@@ -91,6 +97,8 @@ class Plan:
     projects: tuple[str, ...]
     live_in_scope: int
     owner_tag: str = DEFAULT_OWNER_TAG
+    live_by_project: Mapping[str, int] = field(default_factory=dict)
+    safety: Mapping[str, ProjectSettings] = field(default_factory=dict)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -118,19 +126,22 @@ def build_plan(
     live: Sequence[LiveStore],
     *,
     owner_tag: str = DEFAULT_OWNER_TAG,
+    today: date | None = None,
 ) -> Plan:
     """Compare declared with live stores and return the plan. Raises ``PlanError`` when a
-    declared store could match more than one live store."""
+    declared store could match more than one live store. ``today`` decides which ignore
+    rules have expired (default: the current date)."""
+    day = today or date.today()
     scope = set(desired.projects)
     declared: dict[tuple[str, str, str], list[DesiredStore]] = defaultdict(list)
     for store in desired.stores:
         declared[store.slot].append(store)
     existing: dict[tuple[str, str, str], list[LiveStore]] = defaultdict(list)
-    in_scope = 0
+    by_project: dict[str, int] = dict.fromkeys(scope, 0)
     for live_store in live:
         if live_store.project in scope:
             existing[live_store.slot].append(live_store)
-            in_scope += 1
+            by_project[live_store.project] += 1
 
     changes: list[Change] = []
     unmanaged: list[Unmanaged] = []
@@ -141,7 +152,7 @@ def build_plan(
         pairs, extra_live = _match(wanted, found, problems)
         for want, have in pairs:
             address = Address(*slot, want.name if named else None)
-            changes.append(_diff(address, want, have, owner_tag))
+            changes.append(_diff(address, want, have, owner_tag, day))
         for have in extra_live:
             address = Address(*slot, have.name if named else None)
             prune = desired.projects[have.project].prune
@@ -162,8 +173,10 @@ def build_plan(
         changes=tuple(changes),
         unmanaged=tuple(unmanaged),
         projects=tuple(sorted(scope)),
-        live_in_scope=in_scope,
+        live_in_scope=sum(by_project.values()),
         owner_tag=owner_tag,
+        live_by_project=by_project,
+        safety=dict(desired.projects),
     )
 
 
@@ -206,26 +219,27 @@ def _live_view(have: LiveStore) -> dict[str, object]:
 
 
 def _desired_view(
-    want: DesiredStore, config: Mapping[str, ConfigValue], tags: Sequence[str]
+    name: str, on: bool, tags: Sequence[str], config: Mapping[str, ConfigValue]
 ) -> dict[str, object]:
     shown = {
         key: SENSITIVE if isinstance(value, Secret) else value
         for key, value in sorted(config.items())
     }
-    return {"name": want.name, "on": want.on, "tags": list(tags), "config": shown}
+    return {"name": name, "on": on, "tags": list(tags), "config": shown}
 
 
 def _compare_config(
     integration_key: str, want: Mapping[str, ConfigValue], have: Mapping[str, object]
-) -> tuple[bool, tuple[SecretCheck, ...]]:
-    """Whether any config key differs, and how each secret compares."""
+) -> tuple[list[str], tuple[SecretCheck, ...]]:
+    """The config keys that differ, and how each declared secret compares with its mask."""
     specs = fields_by_key(integration_key)
-    changed = set(want) != set(have)
+    changed = sorted(set(have) - set(want))
     checks: list[SecretCheck] = []
     for key, value in want.items():
         live_value = have.get(key)
         if not isinstance(value, Secret):
-            changed = changed or value != live_value
+            if value != live_value:
+                changed.append(key)
             continue
         plain = value.value
         spec = specs.get(key)
@@ -237,76 +251,95 @@ def _compare_config(
             state = "unverifiable"
         else:
             state = "changed"
-            changed = True
+            changed.append(key)
         if (spec is not None and spec.secret and plain) or state == "changed":
             checks.append(SecretCheck(key, state))
     return changed, tuple(checks)
 
 
-def _diff(address: Address, want: DesiredStore, have: LiveStore | None, owner: str) -> Change:
+class _Rules:
+    """The ignore rules of one store, evaluated on one day; collects the notes they cause."""
+
+    def __init__(self, rules: Sequence[IgnoreRule], today: date) -> None:
+        self.rules = {rule.field: rule for rule in rules}
+        self.today = today
+        self.notes: list[str] = []
+
+    def ignores(self, field: str) -> bool:
+        """Whether a difference on ``field`` is accepted drift (and say so either way)."""
+        rule = self.rules.get(field)
+        if rule is None:
+            return False
+        if self.today <= rule.expires:
+            self.notes.append(f"ignored difference on {field} until {rule.expires}: {rule.reason}")
+            return True
+        self.notes.append(
+            f"the ignore rule on {field} ({rule.location}) expired on {rule.expires}:"
+            " the difference counts again"
+        )
+        return False
+
+
+def _diff(
+    address: Address, want: DesiredStore, have: LiveStore | None, owner: str, today: date
+) -> Change:
     config = desired_config(want.integration_key, want.config)
-    tags = with_owner(want.tags, owner)
-    after = _desired_view(want, config, tags)
+    tags = with_owner((*want.tags, PROTECT_TAG) if want.protect else want.tags, owner)
     if have is None:
+        after = _desired_view(want.name, want.on, tags, config)
         body = {"name": want.name, "on": want.on, "tags": list(tags), "config": dict(config)}
         return Change(address, "create", None, None, None, after, body=body, desired=want)
     before = _live_view(have)
+    rules = _Rules(want.ignore, today)
+    name = want.name if want.name == have.name or not rules.ignores("name") else have.name
+    on = want.on if want.on == have.on or not rules.ignores("on") else have.on
+    if tag_set(tags) != tag_set(have.tags) and rules.ignores("tags"):
+        tags = have.tags
+    live_cfg = live_config(want.integration_key, have.config or {})
+    changed_keys, secrets = _compare_config(want.integration_key, config, live_cfg)
+    accepted = {
+        key
+        for key in changed_keys
+        if key in live_cfg and not _is_secret(want, key) and rules.ignores(f"config.{key}")
+    }
+    for key in accepted:  # an accepted difference keeps its live value in the sent config
+        config[key] = cast(ConfigValue, live_cfg[key])
+    changed_keys = [key for key in changed_keys if key not in accepted]
     ops: list[Mapping[str, object]] = []
-    if want.name != have.name:
-        ops.append({"op": "replace", "path": "/name", "value": want.name})
-    if want.on != have.on:
-        ops.append({"op": "replace", "path": "/on", "value": want.on})
+    if name != have.name:
+        ops.append({"op": "replace", "path": "/name", "value": name})
+    if on != have.on:
+        ops.append({"op": "replace", "path": "/on", "value": on})
     if tag_set(tags) != tag_set(have.tags):
         ops.append({"op": "replace", "path": "/tags", "value": list(tags)})
-    config_changed, secrets = _compare_config(
-        want.integration_key, config, live_config(want.integration_key, have.config or {})
-    )
-    if config_changed:
+    if changed_keys:
         ops.append({"op": "replace", "path": "/config", "value": dict(config)})
+    after = _desired_view(name, on, tags, config)
     adopt = owner not in have.tags
+    notes = tuple(rules.notes)
     if not ops:
         return Change(
             address, "no-op", have.id, have.version, before, after,
-            secrets=secrets, desired=want, live=have,
+            secrets=secrets, notes=notes, desired=want, live=have,
         )  # fmt: skip
     patch = ({"op": "test", "path": "/version", "value": have.version}, *ops)
     return Change(
         address, "update", have.id, have.version, before, after, patch, secrets=secrets,
-        reason="adopt: add the ownership tag" if adopt else "",
-        adopt=adopt, desired=want, live=have,
+        reason="adopt: add the ownership tag" if adopt else "", adopt=adopt, notes=notes,
+        desired=want, live=have,
     )  # fmt: skip
+
+
+def _is_secret(want: DesiredStore, key: str) -> bool:
+    spec = fields_by_key(want.integration_key).get(key)
+    return isinstance(want.config.get(key), Secret) or (spec is not None and spec.secret)
 
 
 def _delete(address: Address, have: LiveStore, reason: str) -> Change:
+    protected = PROTECT_TAG in have.tags
+    if protected:
+        reason += f"; it is protected (tag {PROTECT_TAG}), so apply will refuse to delete it"
     return Change(
         address, "delete", have.id, have.version, _live_view(have), None,
-        reason=reason, live=have,
+        reason=reason, protected=protected, live=have,
     )  # fmt: skip
-
-
-def check_safety(
-    plan: Plan,
-    *,
-    allow_delete: bool = False,
-    force: bool = False,
-    threshold: float = DEFAULT_THRESHOLD,
-    min_stores: int = THRESHOLD_MIN_STORES,
-) -> None:
-    """Raise ``UnsafePlanError`` when the plan deletes without ``--allow-delete`` or changes
-    more than ``threshold`` of the live stores in scope without ``--force`` (SPEC §4)."""
-    reasons: list[str] = []
-    deletes = [c for c in plan.changes if c.action == "delete"]
-    if deletes and not allow_delete:
-        names = ", ".join(str(c.address) for c in deletes)
-        reasons.append(
-            f"the plan deletes {len(deletes)} store(s) ({names}); "
-            "re-run with --allow-delete to allow it"
-        )
-    touched = plan.count("update") + len(deletes)
-    if not force and plan.live_in_scope >= min_stores and touched > threshold * plan.live_in_scope:
-        reasons.append(
-            f"the plan updates or deletes {touched} of {plan.live_in_scope} live stores in scope,"
-            f" more than the {threshold:.0%} limit; re-run with --force to allow it"
-        )
-    if reasons:
-        raise UnsafePlanError("apply refused: " + "; ".join(reasons))

@@ -107,17 +107,17 @@ def render_text(plan: Plan, *, colour: bool = False, drift: bool = False) -> str
     for change in changed:
         out.append("")
         out.extend(_change_lines(change, plan.owner_tag, colour))
-    notes = [
-        (c, s)
-        for c in plan.changes
-        if c.action == "no-op"
-        for s in c.secrets
-        if s.state == "unverifiable"
-    ]
+    unchanged = [c for c in plan.changes if c.action == "no-op"]
+    notes = [(c, s) for c in unchanged for s in c.secrets if s.state == "unverifiable"]
     if notes:
         out.append("")
         out.append("Unverifiable secrets (masked by LaunchDarkly, mask consistent, not a change):")
         out.extend(_paint(f"  ! {c.address}: config.{s.key}", "note", colour) for c, s in notes)
+    ignored = [(c, n) for c in unchanged for n in c.notes]
+    if ignored:
+        out.append("")
+        out.append("Accepted drift (ignore rules in the manifests):")
+        out.extend(_paint(f"  # {c.address}: {n}", "note", colour) for c, n in ignored)
     if plan.unmanaged:
         out.append("")
         out.append("Unmanaged stores (not declared, not owned by reconciler; left alone):")
@@ -135,6 +135,8 @@ def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
     lines = [_paint(head, change.action, colour)]
     if change.reason:
         lines.append(f"      # {change.reason}")
+    for note in change.notes:
+        lines.append(_paint(f"      # {note}", "note", colour))
     for path, text in field_changes(change, owner_tag):
         lines.append(f"      {path}: {text}")
     for check in change.secrets:
@@ -145,7 +147,8 @@ def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
 
 
 def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
-    """The JSON plan of SPEC §6 (plus ``reason``, ``adopt`` and ``secrets`` per change)."""
+    """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes`` and
+    ``protected`` per change."""
     changes = [
         {
             "address": str(c.address),
@@ -158,6 +161,8 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
             "reason": c.reason,
             "adopt": c.adopt,
             "secrets": {s.key: s.state for s in c.secrets},
+            "notes": list(c.notes),
+            "protected": c.protected,
         }
         for c in plan.changes
     ]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.errors import PlanError
-from reconciler.model import Address, DesiredState, LiveStore, Secret
+from reconciler.model import Address, DesiredState, LiveStore, ProjectSettings, Secret
 from reconciler.plan import Change, Plan
 from reconciler.render import plan_to_dict
 
@@ -99,6 +99,11 @@ def dump(
         "manifests": list(manifests),
         "owner_tag": plan.owner_tag,
         "live_in_scope": plan.live_in_scope,
+        "live_by_project": dict(plan.live_by_project),
+        "safety": {
+            key: {"changeThreshold": p.change_threshold, "minStores": p.min_stores}
+            for key, p in plan.safety.items()
+        },
         "projects": list(plan.projects),
         "secrets_pinned": key is not None,
         "plan": plan_to_dict(plan, api_host=api_host),
@@ -219,5 +224,12 @@ def restore(
         projects=tuple(document.get("projects", ())),
         live_in_scope=int(document.get("live_in_scope", 0)),
         owner_tag=str(document.get("owner_tag", "")),
+        live_by_project={str(k): int(v) for k, v in document.get("live_by_project", {}).items()},
+        safety={
+            str(k): ProjectSettings(
+                str(k), change_threshold=v.get("changeThreshold"), min_stores=v.get("minStores")
+            )
+            for k, v in document.get("safety", {}).items()
+        },
     )
     return plan, warnings

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -13,13 +15,15 @@ from reconciler.model import (
     ConfigValue,
     DesiredState,
     DesiredStore,
+    IgnoreRule,
     LiveStore,
     Location,
     ProjectSettings,
     Secret,
     StoreStatus,
 )
-from reconciler.plan import Plan, build_plan, check_safety
+from reconciler.plan import PROTECT_TAG, Plan, build_plan
+from reconciler.safety import check_safety
 
 OWNER = DEFAULT_OWNER_TAG
 PASSWORD = "correct-horse-battery"
@@ -252,3 +256,62 @@ def test_the_change_threshold_applies_only_from_ten_live_stores() -> None:
     check_safety(plan, force=True)
     small = build_plan(state(*(want(e, on=False) for e in envs[:4])), live[:4])
     check_safety(small)  # 4 of 4 changed, but fewer than 10 in scope
+
+
+def rule(field: str, expires: date, reason: str = "accepted during INC-1") -> IgnoreRule:
+    return IgnoreRule(field, reason, expires, Location("m.yaml", 9, 9))
+
+
+TODAY = date(2026, 11, 28)
+
+
+def test_an_unexpired_ignore_rule_turns_a_difference_into_a_note() -> None:
+    desired = replace(want(), ignore=(rule("on", date(2026, 12, 31)),))
+    plan = build_plan(state(desired), [have(on=False)], today=TODAY)
+    change = plan.changes[0]
+    assert change.action == "no-op"
+    assert "ignored difference on on until 2026-12-31" in change.notes[0]
+
+
+def test_an_expired_ignore_rule_counts_as_drift_again_and_says_so() -> None:
+    desired = replace(want(), ignore=(rule("on", date(2026, 11, 27)),))
+    plan = build_plan(state(desired), [have(on=False)], today=TODAY)
+    change = plan.changes[0]
+    assert change.action == "update"
+    assert "expired on 2026-11-27" in change.notes[0]
+
+
+def test_an_ignored_config_key_keeps_its_live_value_when_other_keys_change() -> None:
+    desired = replace(
+        want(config={"host": "declared", "port": "6380", "password": Secret(PASSWORD, "env:PW")}),
+        ignore=(rule("config.host", date(2027, 1, 1)),),
+    )
+    plan = build_plan(state(desired), [have()], today=TODAY)
+    config = plan.changes[0].patch[-1]["value"]
+    assert isinstance(config, dict)
+    assert config["host"] == "redis.internal" and config["port"] == "6380"
+
+
+def test_protect_is_remembered_as_a_tag_and_blocks_deletes_whatever_the_flags() -> None:
+    protected = replace(want(), protect=True)
+    plan = build_plan(state(protected), [have()])
+    assert plan.changes[0].patch[1]["value"] == ["team:payments", PROTECT_TAG, OWNER]
+    gone = build_plan(state(projects=("payments",)), [have(tags=(OWNER, PROTECT_TAG))])
+    assert gone.changes[0].action == "delete" and gone.changes[0].protected
+    with pytest.raises(UnsafePlanError, match="protected"):
+        check_safety(gone, allow_delete=True, force=True)
+
+
+def test_a_project_may_raise_its_own_change_threshold() -> None:
+    envs = [f"e{i}" for i in range(10)]
+    stores = [want(e, on=False) for e in envs[:4]] + [want(e) for e in envs[4:]]
+    live = [have(e, id=f"{i:024d}") for i, e in enumerate(envs)]
+    relaxed = DesiredState(
+        tuple(stores), {"payments": ProjectSettings("payments", change_threshold=0.5)}
+    )
+    check_safety(build_plan(relaxed, live))
+    strict = DesiredState(
+        tuple(stores), {"payments": ProjectSettings("payments", change_threshold=0.1, min_stores=2)}
+    )
+    with pytest.raises(UnsafePlanError, match="project payments"):
+        check_safety(build_plan(strict, live))
