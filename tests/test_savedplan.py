@@ -1,0 +1,123 @@
+"""Saved plans: apply exactly what was reviewed, or refuse whole and write nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_helpers import PASSWORD, PAYMENTS, Result, cli, write
+
+from reconciler.emulator import EmulatorServer
+
+KEY = {"RECONCILER_FINGERPRINT_KEY": "test-fingerprint-key"}
+
+
+def writes(server: EmulatorServer) -> list[str]:
+    return [f"{r.method} {r.path}" for r in server.state.requests if r.method != "GET"]
+
+
+def saved(server: EmulatorServer, tmp: Path, text: str = PAYMENTS, **env: str) -> tuple[str, str]:
+    manifest = write(tmp, text)
+    out = str(tmp / "plan.json")
+    result = cli(server, "plan", manifest, "--out", out, **{**KEY, **env})
+    assert result.code == 0, result.all
+    return manifest, out
+
+
+def apply_saved(server: EmulatorServer, plan: str, *argv: str, **env: str) -> Result:
+    return cli(server, "apply", "--plan", plan, "--auto-approve", *argv, **{**KEY, **env})
+
+
+def test_a_saved_plan_applies_what_was_reviewed(emulator: EmulatorServer, tmp_path: Path) -> None:
+    manifest, plan = saved(emulator, tmp_path)
+    result = apply_saved(emulator, plan)
+    assert result.code == 0, result.all
+    redis = next(s for s in emulator.state.stores() if s.integration_key == "redis")
+    assert redis.config["password"] == PASSWORD
+    assert cli(emulator, "plan", manifest, "--detailed-exitcode").code == 0
+
+
+def test_a_stale_plan_is_refused_whole_and_nothing_is_written(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = write(tmp_path, PAYMENTS)
+    cli(emulator, "apply", manifest, "--auto-approve")
+    _, plan = saved(emulator, tmp_path, PAYMENTS.replace("on: true", "on: false"))
+    redis = next(s for s in emulator.state.stores() if s.integration_key == "redis")
+    emulator.state.mutate_store(redis.id, {"name": "Edited by hand"})
+    emulator.state.clear_requests()
+    result = apply_saved(emulator, plan)
+    assert result.code == 1
+    assert "stale" in result.err and "changed since the plan was made" in result.err
+    assert writes(emulator) == []
+
+
+def test_an_edited_plan_file_is_refused(emulator: EmulatorServer, tmp_path: Path) -> None:
+    _, plan = saved(emulator, tmp_path)
+    doc = json.loads(Path(plan).read_text())
+    doc["execution"][0]["body"]["name"] = "Sneaky"
+    Path(plan).write_text(json.dumps(doc))
+    result = apply_saved(emulator, plan)
+    assert result.code == 1
+    assert "checksum mismatch" in result.err
+    assert writes(emulator) == []
+
+
+def test_a_plan_made_against_another_host_is_refused(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    _, plan = saved(emulator, tmp_path)
+    other = emulator.url.replace("127.0.0.1", "localhost")
+    result = apply_saved(emulator, plan, "--api-host", other)
+    assert result.code == 1
+    assert f"was made against {emulator.url}" in result.err
+    assert writes(emulator) == []
+
+
+def test_a_secret_that_changed_since_the_plan_is_refused(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    _, plan = saved(emulator, tmp_path)
+    result = apply_saved(emulator, plan, REDIS_PAYMENTS_PASSWORD="a-different-password")
+    assert result.code == 1
+    assert "no longer matches" in result.err
+    assert "a-different-password" not in result.all
+    assert writes(emulator) == []
+
+
+def test_every_reason_is_named_at_once(emulator: EmulatorServer, tmp_path: Path) -> None:
+    _, plan = saved(emulator, tmp_path)
+    doc = json.loads(Path(plan).read_text())
+    doc["created_at"] = "2000-01-01T00:00:00+00:00"
+    Path(plan).write_text(json.dumps(doc))
+    result = apply_saved(
+        emulator, plan, "--api-host", emulator.url.replace("127.0.0.1", "localhost"),
+        REDIS_PAYMENTS_PASSWORD="other",
+    )  # fmt: skip
+    assert result.code == 1
+    for reason in ("checksum mismatch", "was made against", "no longer matches"):
+        assert reason in result.err
+
+
+def test_without_a_fingerprint_key_the_plan_says_secrets_are_not_pinned(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    _, plan = saved(emulator, tmp_path, RECONCILER_FINGERPRINT_KEY="")
+    doc = json.loads(Path(plan).read_text())
+    assert doc["secrets_pinned"] is False
+    result = apply_saved(emulator, plan, RECONCILER_FINGERPRINT_KEY="")
+    assert result.code == 0, result.all
+    assert "not pinned" in result.err
+
+
+def test_a_saved_plan_with_deletes_still_needs_allow_delete(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = write(tmp_path, PAYMENTS)
+    cli(emulator, "apply", manifest, "--auto-approve")
+    _, plan = saved(emulator, tmp_path, PAYMENTS.split("  - environment: staging")[0])
+    refused = apply_saved(emulator, plan)
+    assert refused.code == 1 and "--allow-delete" in refused.err
+    assert len(emulator.state.stores()) == 2
+    assert apply_saved(emulator, plan, "--allow-delete").code == 0
+    assert len(emulator.state.stores()) == 1
