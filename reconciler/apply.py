@@ -16,6 +16,7 @@ from typing import Literal
 
 from reconciler.client import Client
 from reconciler.errors import ApplyError, ConflictError, ReconcilerError
+from reconciler.journal import Journal
 from reconciler.model import LiveStore, reveal
 from reconciler.plan import Change, Plan
 
@@ -46,6 +47,7 @@ def execute(
     *,
     on_outcome: Callable[[Outcome], None] | None = None,
     live: Sequence[LiveStore] | None = None,
+    journal: Journal | None = None,
 ) -> list[Outcome]:
     """Execute every change of ``plan``; raise ``ApplyError`` at the first failure.
 
@@ -60,24 +62,36 @@ def execute(
     for known in live:
         live_ids.setdefault(known.slot, set()).add(known.id)
 
+    log = journal or Journal(None)
+    log.write("start", changes=len(todo))
     outcomes: list[Outcome] = []
     for index, change in enumerate(todo):
+        log.change("request", change)
         try:
             store = _run(change, client, live_ids)
-        except ConflictError as error:
-            message = (
-                f"{change.address} changed in LaunchDarkly since the plan was made "
-                f"(HTTP {error.status} {error.code}); nothing was overwritten: re-run plan"
-            )
-            outcomes.append(Outcome(change, "failed", error=message))
-            raise ApplyError(_report(outcomes, todo[index + 1 :], message)) from error
         except ReconcilerError as error:
-            outcomes.append(Outcome(change, "failed", error=str(error)))
-            raise ApplyError(_report(outcomes, todo[index + 1 :], str(error))) from error
+            message = str(error)
+            if isinstance(error, ConflictError):
+                message = (
+                    f"{change.address} changed in LaunchDarkly since the plan was made "
+                    f"(HTTP {error.status} {error.code}); nothing was overwritten: re-run plan"
+                )
+            outcomes.append(Outcome(change, "failed", error=message))
+            log.change("failed", change, error=message)
+            not_started = todo[index + 1 :]
+            log.write("stopped", not_started=[str(c.address) for c in not_started])
+            raise ApplyError(_report(outcomes, not_started, message)) from error
+        log.change(
+            "done",
+            change,
+            new_id=store.id if store is not None else None,
+            new_version=store.version if store is not None else None,
+        )
         outcome = Outcome(change, "done", store=store)
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
+    log.write("finished", done=len(outcomes))
     return outcomes
 
 

@@ -70,10 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--allow-delete", action="store_true", help="allow deleting stores")
     p.add_argument("--force", action="store_true", help="allow changes above the threshold")
+    p.add_argument(
+        "--wait-healthy",
+        nargs="?",
+        const=300.0,
+        type=float,
+        metavar="SECONDS",
+        help="after applying, wait until changed stores are available (default 300 s)",
+    )
+    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
+                   " or .reconciler/journal.jsonl)")  # fmt: skip
+    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
     p = sub.add_parser("drift", help="report every difference; exit 2 on drift")
     paths(p)
     connection(p)
     output(p)
+    p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,23 @@ from reconciler import savedplan
 from reconciler.apply import Outcome, execute
 from reconciler.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
+from reconciler.health import Waited, wait_healthy
+from reconciler.journal import Journal
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan import Plan, build_plan
 from reconciler.refresh import read_live
-from reconciler.render import render_json, render_markdown, render_text, summary_line
+from reconciler.render import (
+    health_rows,
+    render_json,
+    render_markdown,
+    render_text,
+    summary_line,
+)
 from reconciler.safety import check_safety
+
+JOURNAL_VAR = "RECONCILER_JOURNAL"
+DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
 
 log = logging.getLogger("reconciler")
 
@@ -84,11 +96,12 @@ def _make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
 
 
 def _render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
+    now_ms = int(time.time() * 1000)
     if args.format == "json":
         return render_json(plan_, api_host=api_host)
     if args.format == "markdown":
-        return render_markdown(plan_, drift=drift)
-    return render_text(plan_, colour=_colour(args, io), drift=drift)
+        return render_markdown(plan_, drift=drift, now_ms=now_ms)
+    return render_text(plan_, colour=_colour(args, io), drift=drift, now_ms=now_ms)
 
 
 def plan(args: argparse.Namespace, io: IO) -> int:
@@ -108,7 +121,10 @@ def plan(args: argparse.Namespace, io: IO) -> int:
 def drift(args: argparse.Namespace, io: IO) -> int:
     plan_, api_host = _make_plan(args, io)
     io.stdout.write(_render(plan_, args, io, api_host, drift=True))
-    return EXIT_OK if plan_.in_sync else EXIT_CHANGES
+    unhealthy = [a for a, ok, _ in health_rows(plan_, now_ms=0) if not ok] if args.health else []
+    if unhealthy:
+        io.stderr.write(f"unhealthy: {', '.join(unhealthy)}\n")
+    return EXIT_OK if plan_.in_sync and not unhealthy else EXIT_CHANGES
 
 
 def _write_file(path: str, text: str) -> None:
@@ -164,7 +180,15 @@ def apply(args: argparse.Namespace, io: IO) -> int:
             version = f", version {outcome.store.version}" if outcome.store is not None else ""
             io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
 
-        outcomes = execute(plan_, client, on_outcome=report, live=live)
+        journal = Journal(
+            None if args.no_journal else args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
+        )
+        try:
+            outcomes = execute(plan_, client, on_outcome=report, live=live, journal=journal)
+        finally:
+            journal.close()
+        if args.wait_healthy is not None:
+            _wait(client, outcomes, args.wait_healthy, io)
     counts = {
         a: sum(1 for o in outcomes if o.change.action == a) for a in ("create", "update", "delete")
     }
@@ -173,6 +197,24 @@ def apply(args: argparse.Namespace, io: IO) -> int:
         f"{counts['delete']} deleted.\n"
     )
     return EXIT_OK
+
+
+def _wait(client: Client, outcomes: list[Outcome], timeout: float, io: IO) -> None:
+    waited = [
+        Waited(str(o.change.address), o.store)
+        for o in outcomes
+        if o.store is not None and o.change.action in ("create", "update")
+    ]
+    if not waited:
+        return
+    io.stderr.write(f"Waiting up to {timeout:g}s for {len(waited)} store(s) to be available...\n")
+
+    def progress(done: int, total: int) -> None:
+        io.stderr.write(f"  {done}/{total} available\n")
+
+    wait_healthy(client, waited, timeout=timeout, interval=min(5.0, max(timeout / 10, 0.1)),
+                 on_poll=progress)  # fmt: skip
+    io.stderr.write("All changed stores are available.\n")
 
 
 def _confirm(io: IO) -> None:

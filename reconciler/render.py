@@ -15,7 +15,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.model import SENSITIVE, redact
+from reconciler.health import describe, is_healthy, status_to_dict
+from reconciler.model import SENSITIVE, StoreStatus, redact
 from reconciler.plan import Change, Plan
 
 FORMAT_VERSION = "1"
@@ -92,8 +93,25 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def render_text(plan: Plan, *, colour: bool = False, drift: bool = False) -> str:
-    """The plan (or drift report) as Terraform-like text."""
+def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
+    """``(address, healthy, description)`` for every live store in the plan with a status."""
+    rows = [
+        (str(c.address), is_healthy(c.live.status), describe(c.live.status, now_ms=now_ms))
+        for c in plan.changes
+        if c.live is not None and c.live.status != StoreStatus()
+    ]
+    rows += [
+        (str(u.address), is_healthy(u.live.status), describe(u.live.status, now_ms=now_ms))
+        for u in plan.unmanaged
+        if u.live.status != StoreStatus()
+    ]
+    return sorted(rows)
+
+
+def render_text(
+    plan: Plan, *, colour: bool = False, drift: bool = False, now_ms: int | None = None
+) -> str:
+    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section."""
     out: list[str] = []
     changed = [c for c in plan.changes if c.is_change]
     if not changed and not plan.unmanaged:
@@ -123,6 +141,15 @@ def render_text(plan: Plan, *, colour: bool = False, drift: bool = False) -> str
         out.append("Unmanaged stores (not declared, not owned by reconciler; left alone):")
         for item in plan.unmanaged:
             out.append(_paint(f"  ? {item.address}  (id {item.id})", "unmanaged", colour))
+    rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
+    if rows:
+        out.append("")
+        out.append("Health (LaunchDarkly's connection status):")
+        for address, healthy, text in rows:
+            mark = "ok  " if healthy else "FAIL"
+            out.append(
+                _paint(f"  {mark} {address}: {text}", "create" if healthy else "delete", colour)
+            )
     out.append("")
     out.append(summary_line(plan))
     return "\n".join(out) + "\n"
@@ -163,6 +190,7 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
             "secrets": {s.key: s.state for s in c.secrets},
             "notes": list(c.notes),
             "protected": c.protected,
+            "status": status_to_dict(c.live.status) if c.live is not None else None,
         }
         for c in plan.changes
     ]
@@ -170,7 +198,10 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "api_host": api_host,
         "changes": changes,
-        "unmanaged": [{"address": str(u.address), "id": u.id} for u in plan.unmanaged],
+        "unmanaged": [
+            {"address": str(u.address), "id": u.id, "status": status_to_dict(u.live.status)}
+            for u in plan.unmanaged
+        ],
         "summary": plan.summary,
     }
 
@@ -179,7 +210,7 @@ def render_json(plan: Plan, *, api_host: str) -> str:
     return json.dumps(plan_to_dict(plan, api_host=api_host), sort_keys=True, indent=2) + "\n"
 
 
-def render_markdown(plan: Plan, *, drift: bool = False) -> str:
+def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = None) -> str:
     """Markdown for a pull-request comment: summary table first, details folded."""
     title = "Drift report" if drift else "Plan"
     s = plan.summary
@@ -201,10 +232,16 @@ def render_markdown(plan: Plan, *, drift: bool = False) -> str:
     if plan.unmanaged:
         out.append("Unmanaged (left alone): " + ", ".join(f"`{u.address}`" for u in plan.unmanaged))
         out.append("")
+    rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
+    unhealthy = [(a, t) for a, ok, t in rows if not ok]
+    if rows:
+        out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores available.")
+        out.extend(f"- :warning: `{a}`: {t}" for a, t in unhealthy)
+        out.append("")
     out.append("<details><summary>Details</summary>")
     out.append("")
     out.append("```diff")
-    out.append(render_text(plan, colour=False, drift=drift).rstrip("\n"))
+    out.append(render_text(plan, colour=False, drift=drift, now_ms=now_ms).rstrip("\n"))
     out.append("```")
     out.append("")
     out.append("</details>")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from conftest import TOKEN
 from reconciler.cli import main
 from reconciler.emulator import EmulatorServer
 
+JOURNAL = str(Path(tempfile.gettempdir()) / f"reconciler-tests-{os.getpid()}.journal.jsonl")
 PASSWORD = "payments-redis-Secr3t-value"
 EXTERNAL_ID = "ext-7f1c2a9e-payments-staging"
 SEARCH_PASSWORD = "search-redis-An0ther-secret"
@@ -67,6 +70,7 @@ def env_for(server: EmulatorServer, **extra: str) -> dict[str, str]:
         "REDIS_PAYMENTS_PASSWORD": PASSWORD,
         "LD_EXTERNAL_ID": EXTERNAL_ID,
         "REDIS_SEARCH_PASSWORD": SEARCH_PASSWORD,
+        "RECONCILER_JOURNAL": JOURNAL,
     }
     env.update(extra)
     return env
