@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     connection(p)
     output(p)
     p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
+    p = sub.add_parser("export", help="write manifests from live state")
+    p.add_argument(
+        "--project", action="append", default=[], metavar="KEY",
+        help="export this project (repeatable; default: all projects with stores)",
+    )  # fmt: skip
+    p.add_argument("--out", metavar="DIR", help="write one file per project here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
+    connection(p)
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)

@@ -19,6 +19,7 @@ from reconciler import savedplan
 from reconciler.apply import Outcome, execute
 from reconciler.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
+from reconciler.export import export_manifests
 from reconciler.health import Waited, wait_healthy
 from reconciler.journal import Journal
 from reconciler.manifest import LoadResult, load_manifests
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace, io: IO) -> int:
         "apply": apply,
         "drift": drift,
         "emulator": emulator,
+        "export": export,
     }[args.command]
     return handler(args, io)
 
@@ -203,7 +205,7 @@ def _wait(client: Client, outcomes: list[Outcome], timeout: float, io: IO) -> No
     waited = [
         Waited(str(o.change.address), o.store)
         for o in outcomes
-        if o.store is not None and o.change.action in ("create", "update")
+        if o.store is not None and o.store.on and o.change.action in ("create", "update")
     ]
     if not waited:
         return
@@ -228,6 +230,33 @@ def _confirm(io: IO) -> None:
     io.stderr.flush()
     if io.stdin.readline().strip() != "yes":
         raise UsageError("apply cancelled: nothing was changed")
+
+
+def export(args: argparse.Namespace, io: IO) -> int:
+    settings = settings_from_env(io.env, api_host=args.api_host)
+    with _client(args, settings) as client:
+        live = read_live(client, set(args.project) or None, parallelism=args.parallelism)
+    files = export_manifests(live, owner_tag=args.owner_tag, projects=args.project or None)
+    if args.out:
+        out = Path(args.out)
+        existing = [f.filename for f in files if (out / f.filename).exists()]
+        if existing and not args.force:
+            raise UsageError(
+                f"refusing to overwrite {', '.join(existing)} in {out}; use --force to overwrite"
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            _write_file(str(out / file.filename), file.text)
+            io.stdout.write(f"wrote {out / file.filename} ({file.project})\n")
+    else:
+        io.stdout.write("\n---\n".join(f.text.rstrip("\n") for f in files) + "\n")
+    variables = [v for f in files for v in f.variables]
+    if variables:
+        io.stderr.write(
+            "Set these environment variables to the real secrets before running plan "
+            "(LaunchDarkly only returns them masked):\n" + "".join(f"  {v}\n" for v in variables)
+        )
+    return EXIT_OK
 
 
 def emulator(args: argparse.Namespace, io: IO) -> int:

@@ -19,11 +19,12 @@ log = logging.getLogger("reconciler.refresh")
 
 
 def read_live(
-    client: Client, projects: Collection[str], *, parallelism: int = 8
+    client: Client, projects: Collection[str] | None, *, parallelism: int = 8
 ) -> list[LiveStore]:
-    """Every live store of the given projects, with its (masked) config and status."""
-    listed = [s for s in client.list_stores() if s.project in projects]
-    log.info("read %d live store(s) in %d project(s) in scope", len(listed), len(projects))
+    """Every live store of the given projects (``None``: of every project), with its
+    (masked) config and status."""
+    listed = [s for s in client.list_stores() if projects is None or s.project in projects]
+    log.info("read %d live store(s) in scope", len(listed))
 
     def detail(store: LiveStore) -> LiveStore | None:
         address = str(Address(*store.slot, store.name))

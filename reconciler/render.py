@@ -94,17 +94,16 @@ def summary_line(plan: Plan) -> str:
 
 
 def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
-    """``(address, healthy, description)`` for every live store in the plan with a status."""
-    rows = [
-        (str(c.address), is_healthy(c.live.status), describe(c.live.status, now_ms=now_ms))
-        for c in plan.changes
-        if c.live is not None and c.live.status != StoreStatus()
-    ]
-    rows += [
-        (str(u.address), is_healthy(u.live.status), describe(u.live.status, now_ms=now_ms))
-        for u in plan.unmanaged
-        if u.live.status != StoreStatus()
-    ]
+    """``(address, healthy, description)`` for every live store in the plan with a status.
+    A store that is off is not synchronised by LaunchDarkly, and that is not a fault."""
+    stores = [(str(c.address), c.live) for c in plan.changes if c.live is not None]
+    stores += [(str(u.address), u.live) for u in plan.unmanaged]
+    rows = []
+    for address, live in stores:
+        if not live.on:
+            rows.append((address, True, "off: LaunchDarkly does not synchronise it"))
+        elif live.status != StoreStatus():
+            rows.append((address, is_healthy(live.status), describe(live.status, now_ms=now_ms)))
     return sorted(rows)
 
 
@@ -235,7 +234,7 @@ def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = Non
     rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
     unhealthy = [(a, t) for a, ok, t in rows if not ok]
     if rows:
-        out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores available.")
+        out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores healthy.")
         out.extend(f"- :warning: `{a}`: {t}" for a, t in unhealthy)
         out.append("")
     out.append("<details><summary>Details</summary>")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import PAYMENTS, cli, env_for, write
+from cli_helpers import PASSWORD, PAYMENTS, cli, env_for, write
 from conftest import TOKEN
 
 from reconciler.apply import execute
@@ -18,6 +19,7 @@ from reconciler.manifest import load_manifests
 from reconciler.plan import build_plan
 from reconciler.refresh import read_live
 
+STAGING = "/api/v2/integration-capabilities/big-segment-store/payments/staging"
 MANY = "project: payments\nstores:\n" + "".join(
     f"""  - environment: production
     integrationKey: redis
@@ -128,12 +130,7 @@ stores:
     config: {host: search.internal}
 """
     )
-    emulator.faults.fail_next(
-        1,
-        status=400,
-        method="POST",
-        path_prefix="/api/v2/integration-capabilities/big-segment-store/payments/staging",
-    )
+    emulator.faults.fail_next(1, status=400, method="POST", path_prefix=STAGING)
     manifest = write(tmp_path, text)
     result = cli(emulator, "apply", manifest, "--auto-approve")
     assert result.code == 1
@@ -155,3 +152,25 @@ def test_parallel_reads_are_deterministic(realtime: EmulatorServer, tmp_path: Pa
         for n in (1, 8)
     }
     assert len(outs) == 1
+
+
+def test_the_journal_records_each_step_with_new_ids_and_no_secrets(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.faults.fail_next(1, status=400, method="POST", path_prefix=STAGING)
+    journal = tmp_path / "journal.jsonl"
+    manifest = write(tmp_path, PAYMENTS)
+    assert cli(emulator, "apply", manifest, "--auto-approve", "--journal", str(journal)).code == 1
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    events = [(e["event"], e.get("address")) for e in lines]
+    assert events == [
+        ("start", None),
+        ("request", "payments/production/redis"),
+        ("done", "payments/production/redis"),
+        ("request", "payments/staging/dynamodb"),
+        ("failed", "payments/staging/dynamodb"),
+        ("stopped", None),
+    ]
+    created = emulator.state.stores()[0]
+    assert lines[2]["new_id"] == created.id and lines[2]["method"] == "POST"
+    assert PASSWORD not in journal.read_text()
