@@ -113,14 +113,20 @@ def render_text(
     """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section."""
     out: list[str] = []
     changed = [c for c in plan.changes if c.is_change]
-    if not changed and not plan.unmanaged:
+    if changed:
+        out.append("Drift detected:" if drift else "reconciler will perform these actions:")
+    elif plan.unmanaged:
+        out.append(
+            "Drift: only unmanaged stores (declared nowhere)."
+            if drift
+            else "No changes. The declared stores match the manifests."
+        )
+    else:
         out.append(
             "No drift: LaunchDarkly matches the manifests."
             if drift
             else "No changes. LaunchDarkly matches the manifests."
         )
-    elif changed:
-        out.append("Drift detected:" if drift else "reconciler will perform these actions:")
     for change in changed:
         out.append("")
         out.extend(_change_lines(change, plan.owner_tag, colour))
