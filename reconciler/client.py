@@ -2,11 +2,13 @@
 
 It reads connection settings (token, API host) from the environment, sends every request with
 exactly one ``LD-API-Version: beta`` header and the raw token, retries rate limits (429), server
-errors (5xx) and connection failures with capped, jittered backoff, resolves creates and patches
-whose failed attempt may nevertheless have been applied, parses responses into ``LiveStore``
-values, and translates every failure into ``ApiError``/``ConflictError``/``TransportError``
-(``raise ... from`` the httpx exception). Neither the token nor request bodies (which hold
-passwords) ever reach an exception message or a log line.
+errors (5xx) and connection failures with capped, jittered backoff, paces requests to spend
+LaunchDarkly's rate-limit budget evenly instead of running into it (``reconciler.pacing``),
+resolves creates and patches whose failed attempt may nevertheless have been applied, parses
+responses into ``LiveStore`` values, and translates every failure into
+``ApiError``/``ConflictError``/``TransportError`` (``raise ... from`` the httpx exception).
+Neither the token nor request bodies (which hold passwords) ever reach an exception message or
+a log line.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import httpx
 from reconciler import __version__
 from reconciler.errors import ApiError, ConfigError, ConflictError, PlanError, TransportError
 from reconciler.model import LiveStore
+from reconciler.pacing import Pacer
 from reconciler.wire import Malformed, as_float, as_int, parse_full, parse_list
 
 API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
@@ -37,6 +40,7 @@ DEFAULT_API_HOST = "https://app.launchdarkly.com"
 TOKEN_VARS = ("LAUNCHDARKLY_ACCESS_TOKEN", "LD_ACCESS_TOKEN")
 HOST_VAR = "LAUNCHDARKLY_API_HOST"
 DEFAULT_USER_AGENT = f"reconciler/{__version__}"
+PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integrationId}")
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 MIN_RATE_LIMIT_WAIT = 0.05
 REDACTED = "(redacted)"
@@ -125,6 +129,13 @@ class _Req:
     body: object = None
     secrets: tuple[str, ...] = ()
 
+    @property
+    def route(self) -> str:
+        """The rate-limit route: the method and the URL pattern, e.g.
+        ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
+        depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
+        return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
+
 
 class _Adopted(Exception):
     """Ends the retry loop of an ambiguous create with the store it had in fact created."""
@@ -149,6 +160,9 @@ class Client:
     store and returns it as success when its version is exactly the tested version + 1 and the
     patch's ``name``/``on``/``tags`` values are reflected (``config`` is masked on read, so for
     it the version step is the only evidence). Otherwise the 409 is a ``ConflictError``.
+
+    With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
+    which learns the rate-limit budgets from every response; without it, only 429s slow it down.
     """
 
     def __init__(
@@ -162,6 +176,7 @@ class Client:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
+        pacing: bool = True,
     ) -> None:
         self._host = settings.api_host
         self._token = settings.token
@@ -169,6 +184,7 @@ class Client:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
+        self._pacer = Pacer(clock=clock, sleep=sleep, enabled=pacing)
         self._lock = threading.Lock()
         self._requests = 0
         self._retries = 0
@@ -308,7 +324,7 @@ class Client:
             with self._lock:
                 self._requests += 1
             try:
-                response = self._http.request(method, path, content=content, headers=headers)
+                response = self._send(req, content, headers)
             except httpx.TransportError as exc:
                 reason = self._redact(_describe(exc), req.secrets)
                 if attempt >= limit:
@@ -328,6 +344,7 @@ class Client:
                     return response, ambiguous
                 if status == 429:
                     delay, failed_ambiguously = self._rate_limit_wait(response, attempt), False
+                    self._pacer.on_rate_limited(req.route, self._clock() + delay)
                     log.info("rate limited on %s %s; waiting %.2f s", method, path, delay)
                 else:
                     delay, failed_ambiguously = self._backoff(attempt), True
@@ -338,6 +355,18 @@ class Client:
             self._sleep(delay)
             if failed_ambiguously and before_retry is not None:
                 before_retry()
+
+    def _send(
+        self, req: _Req, content: bytes | None, headers: dict[str, str] | None
+    ) -> httpx.Response:
+        """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
+        ticket = self._pacer.before(req.route)
+        response: httpx.Response | None = None
+        try:
+            response = self._http.request(req.method, req.path, content=content, headers=headers)
+        finally:
+            self._pacer.after(ticket, None if response is None else response.headers)
+        return response
 
     def _backoff(self, attempt: int) -> float:
         policy = self._retry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -508,6 +509,70 @@ def test_plain_patch_409_is_a_conflict_without_rereading(client: Client, fake: F
     with pytest.raises(ConflictError, match=f"^{ADDRESS}: .* HTTP 409"):
         client.patch_store(*SLOT, store["_id"], version_patch(4, name="new"), address=ADDRESS)
     assert [r.method for r in fake.requests] == ["PATCH"]
+
+
+# -- pacing ---------------------------------------------------------------------------------------
+
+
+class Limited:
+    """``fake`` behind a fixed-window route limit that it reports, as LaunchDarkly does."""
+
+    def __init__(self, fake: FakeLD, time: FakeTime, *, limit: int, window: float = 1.0) -> None:
+        self.fake, self.time, self.limit, self.window = fake, time, limit, window
+        self.index, self.used, self.rejected = -1, 0, 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        index = math.floor(self.time.now / self.window)
+        if index != self.index:
+            self.index, self.used = index, 0
+        reset = str(round((index + 1) * self.window * 1000))
+        if self.used >= self.limit:
+            self.rejected += 1
+            headers = {"X-Ratelimit-Route-Remaining": "0", "X-Ratelimit-Reset": reset}
+            body = {"code": "rate_limited", "message": "slow down"}
+            return httpx.Response(429, headers=headers, json=body)
+        self.used += 1
+        response = self.fake(request)
+        response.headers["X-Ratelimit-Route-Remaining"] = str(self.limit - self.used)
+        response.headers["X-Ratelimit-Reset"] = reset
+        return response
+
+
+def limited_client(fake: FakeLD, clock: FakeTime, limit: int, *, pacing: bool) -> Client:
+    return Client(
+        ConnectionSettings(api_host=HOST, token=TOKEN),
+        transport=httpx.MockTransport(Limited(fake, clock, limit=limit)),
+        sleep=clock.sleep,
+        clock=clock.clock,
+        rng=ZeroRng(),
+        pacing=pacing,
+    )
+
+
+def test_the_client_paces_before_the_budget_runs_out(fake: FakeLD, clock: FakeTime) -> None:
+    sent_before_sleeping = []
+    sleep = clock.sleep
+
+    def recording_sleep(seconds: float) -> None:
+        sent_before_sleeping.append(len(fake.requests))
+        sleep(seconds)
+
+    clock.sleep = recording_sleep  # type: ignore[method-assign]
+    client = limited_client(fake, clock, 5, pacing=True)
+    for _ in range(12):
+        client.list_stores()
+    assert (client.request_count, client.retry_count) == (12, 0)  # not one 429
+    assert sent_before_sleeping[0] < 5  # it slowed down while budget was left
+    assert clock.sleeps[0] == pytest.approx(1 / 3)  # 3 spare for the second left, spread evenly
+
+
+def test_without_pacing_the_client_only_reacts_to_429s(fake: FakeLD, clock: FakeTime) -> None:
+    client = limited_client(fake, clock, 5, pacing=False)
+    for _ in range(12):
+        client.list_stores()
+    assert client.retry_count > 0
+    assert len(clock.sleeps) == client.retry_count  # every wait was after a 429
+    assert client.request_count == 12 + client.retry_count
 
 
 # -- secrets --------------------------------------------------------------------------------------
