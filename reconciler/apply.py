@@ -1,16 +1,20 @@
 """The executor: turns a ``Plan`` into API calls and reports what happened to every change.
 
-Changes run in a fixed order, creates first, then updates, then deletes (so a store is never
-removed before its replacement exists), each group by address. Secrets are revealed only here,
-in the request body about to be sent. The first failure stops the run: the ``ApplyError`` it
-raises lists which stores were changed, which failed and which were not started. A 409 from
+Changes run in a fixed order of phases, creates first, then updates, then deletes (so a store
+is never removed before its replacement exists), each phase by address and up to
+``parallelism`` calls at a time. Secrets are revealed only here, in the request body about to
+be sent. The first failure stops the run (calls already in flight finish, nothing new starts):
+the ``ApplyError`` it raises lists which stores were changed, which failed and which were not
+started. A 409 from
 the ``test`` of ``/version`` means the store changed after the plan was made; it is reported as
 such and never retried blindly.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,11 +49,14 @@ def execute(
     plan: Plan,
     client: Client,
     *,
+    parallelism: int = 1,
     on_outcome: Callable[[Outcome], None] | None = None,
     live: Sequence[LiveStore] | None = None,
     journal: Journal | None = None,
 ) -> list[Outcome]:
-    """Execute every change of ``plan``; raise ``ApplyError`` at the first failure.
+    """Execute every change of ``plan``, up to ``parallelism`` at a time within each phase
+    (creates, then updates, then deletes); raise ``ApplyError`` once a change fails, after the
+    calls already in flight have finished. Nothing new starts after a failure.
 
     ``live`` is the live state the plan was checked against; by default the stores the plan
     itself read. A create that may have been applied without an answer adopts only a store
@@ -64,33 +71,43 @@ def execute(
 
     log = journal or Journal(None)
     log.write("start", changes=len(todo))
-    outcomes: list[Outcome] = []
-    for index, change in enumerate(todo):
+    failed = threading.Event()
+    report_lock = threading.Lock()
+
+    def work(change: Change) -> Outcome:
+        if failed.is_set():
+            return Outcome(change, "not started")
         log.change("request", change)
         try:
             store = _run(change, client, live_ids)
         except ReconcilerError as error:
+            failed.set()
             message = str(error)
             if isinstance(error, ConflictError):
                 message = (
                     f"{change.address} changed in LaunchDarkly since the plan was made "
                     f"(HTTP {error.status} {error.code}); nothing was overwritten: re-run plan"
                 )
-            outcomes.append(Outcome(change, "failed", error=message))
             log.change("failed", change, error=message)
-            not_started = todo[index + 1 :]
-            log.write("stopped", not_started=[str(c.address) for c in not_started])
-            raise ApplyError(_report(outcomes, not_started, message)) from error
-        log.change(
-            "done",
-            change,
-            new_id=store.id if store is not None else None,
-            new_version=store.version if store is not None else None,
-        )
+            return Outcome(change, "failed", error=message)
+        new_id, new_version = (store.id, store.version) if store else (None, None)
+        log.change("done", change, new_id=new_id, new_version=new_version)
         outcome = Outcome(change, "done", store=store)
-        outcomes.append(outcome)
         if on_outcome is not None:
-            on_outcome(outcome)
+            with report_lock:
+                on_outcome(outcome)
+        return outcome
+
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for action in APPLY_ORDER:
+            phase = [c for c in todo if c.action == action]
+            outcomes.extend(pool.map(work, phase))  # results in plan order
+    failures = [o for o in outcomes if o.status == "failed"]
+    if failures:
+        not_started = [o.change for o in outcomes if o.status == "not started"]
+        log.write("stopped", not_started=[str(c.address) for c in not_started])
+        raise ApplyError(_report(outcomes, failures))
     log.write("finished", done=len(outcomes))
     return outcomes
 
@@ -117,13 +134,15 @@ def _run(
     return None
 
 
-def _report(outcomes: list[Outcome], not_started: list[Change], cause: str) -> str:
-    done = [o.change for o in outcomes if o.status == "done"]
-    failed = [o.change for o in outcomes if o.status == "failed"]
-    lines = [f"apply stopped: {cause}"]
-    lines.append("  changed:     " + (", ".join(_label(c) for c in done) or "nothing"))
-    lines.append("  failed:      " + ", ".join(_label(c) for c in failed))
-    lines.append("  not started: " + (", ".join(_label(c) for c in not_started) or "nothing"))
+def _report(outcomes: list[Outcome], failures: list[Outcome]) -> str:
+    def names(status: Status) -> str:
+        return ", ".join(_label(o.change) for o in outcomes if o.status == status) or "nothing"
+
+    lines = [f"apply stopped: {failures[0].error}"]
+    lines += [f"  also failed: {o.error}" for o in failures[1:]]
+    lines.append("  changed:     " + names("done"))
+    lines.append("  failed:      " + names("failed"))
+    lines.append("  not started: " + names("not started"))
     return "\n".join(lines)
 
 

@@ -186,7 +186,10 @@ def apply(args: argparse.Namespace, io: IO) -> int:
             None if args.no_journal else args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
         )
         try:
-            outcomes = execute(plan_, client, on_outcome=report, live=live, journal=journal)
+            outcomes = execute(
+                plan_, client, parallelism=args.parallelism, on_outcome=report, live=live,
+                journal=journal,
+            )  # fmt: skip
         finally:
             journal.close()
         if args.wait_healthy is not None:

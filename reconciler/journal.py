@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,13 +33,15 @@ def request_line(change: Change) -> tuple[str, str]:
 
 
 class Journal:
-    """An append-only JSON-lines file; ``Journal(None)`` records nothing."""
+    """An append-only JSON-lines file, safe to write from several threads;
+    ``Journal(None)`` records nothing."""
 
     def __init__(self, path: str | Path | None, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path) if path else None
         self.run = uuid.uuid4().hex[:12]
         self._clock = clock
         self._file: IO[str] | None = None
+        self._lock = threading.Lock()
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,9 +55,10 @@ class Journal:
         if self._file is None:
             return
         line = {"ts": round(self._clock(), 3), "run": self.run, "event": event, **fields}
-        self._file.write(json.dumps(line, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with self._lock:
+            self._file.write(json.dumps(line, sort_keys=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def change(self, event: str, change: Change, **fields: object) -> None:
         method, path = request_line(change)

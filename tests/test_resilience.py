@@ -132,7 +132,7 @@ stores:
     )
     emulator.faults.fail_next(1, status=400, method="POST", path_prefix=STAGING)
     manifest = write(tmp_path, text)
-    result = cli(emulator, "apply", manifest, "--auto-approve")
+    result = cli(emulator, "apply", manifest, "--auto-approve", "--parallelism", "1")
     assert result.code == 1
     assert "changed:     payments/production/redis (create)" in result.err
     assert "failed:      payments/staging/dynamodb (create)" in result.err
@@ -160,7 +160,8 @@ def test_the_journal_records_each_step_with_new_ids_and_no_secrets(
     emulator.faults.fail_next(1, status=400, method="POST", path_prefix=STAGING)
     journal = tmp_path / "journal.jsonl"
     manifest = write(tmp_path, PAYMENTS)
-    assert cli(emulator, "apply", manifest, "--auto-approve", "--journal", str(journal)).code == 1
+    argv = ["--journal", str(journal), "--parallelism", "1"]
+    assert cli(emulator, "apply", manifest, "--auto-approve", *argv).code == 1
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     events = [(e["event"], e.get("address")) for e in lines]
     assert events == [
@@ -174,3 +175,15 @@ def test_the_journal_records_each_step_with_new_ids_and_no_secrets(
     created = emulator.state.stores()[0]
     assert lines[2]["new_id"] == created.id and lines[2]["method"] == "POST"
     assert PASSWORD not in journal.read_text()
+
+
+def test_a_parallel_apply_that_fails_accounts_for_every_change(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.faults.fail_next(1, status=400, method="POST", path_prefix=STAGING)
+    manifest = write(tmp_path, PAYMENTS)
+    result = cli(emulator, "apply", manifest, "--auto-approve", "--parallelism", "8")
+    assert result.code == 1
+    assert "failed:      payments/staging/dynamodb (create)" in result.err
+    assert "changed:     payments/production/redis (create)" in result.err
+    assert [s.environment for s in emulator.state.stores()] == ["production"]
