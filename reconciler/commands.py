@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +25,7 @@ from reconciler.journal import Journal
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan import Plan, build_plan
+from reconciler.progress import Progress
 from reconciler.refresh import read_live
 from reconciler.render import (
     health_rows,
@@ -89,11 +90,19 @@ def _client(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
     return Client(settings, retry=RetryPolicy(max_attempts=args.max_attempts))
 
 
+def _read(
+    client: Client, args: argparse.Namespace, io: IO, projects: Collection[str] | None
+) -> list[LiveStore]:
+    return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
+
+
 def _make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
     loaded = _load(args, io)  # nothing touches the network before manifests are valid
     settings = settings_from_env(io.env, api_host=args.api_host)
     with _client(args, settings) as client:
-        live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
+        live = read_live(
+            client, loaded.state.projects, parallelism=args.parallelism, progress=io.stderr
+        )
     return build_plan(loaded.state, live, owner_tag=args.owner_tag), settings.api_host
 
 
@@ -166,7 +175,9 @@ def apply(args: argparse.Namespace, io: IO) -> int:
         if args.plan:
             plan_, live = _saved(args, io, client, settings.api_host)
         else:
-            live = read_live(client, loaded.state.projects, parallelism=args.parallelism)
+            live = read_live(
+                client, loaded.state.projects, parallelism=args.parallelism, progress=io.stderr
+            )
             plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
             io.stdout.write(render_text(plan_, colour=_colour(args, io)))
         if not plan_.has_changes:
@@ -176,7 +187,10 @@ def apply(args: argparse.Namespace, io: IO) -> int:
         if not args.auto_approve:
             _confirm(io)
 
+        bar = Progress("apply", len([c for c in plan_.changes if c.is_change]), io.stderr)
+
         def report(outcome: Outcome) -> None:
+            bar.advance()
             change = outcome.change
             ident = outcome.store.id if outcome.store is not None else change.id
             version = f", version {outcome.store.version}" if outcome.store is not None else ""
@@ -238,7 +252,9 @@ def _confirm(io: IO) -> None:
 def export(args: argparse.Namespace, io: IO) -> int:
     settings = settings_from_env(io.env, api_host=args.api_host)
     with _client(args, settings) as client:
-        live = read_live(client, set(args.project) or None, parallelism=args.parallelism)
+        live = read_live(
+            client, set(args.project) or None, parallelism=args.parallelism, progress=io.stderr
+        )
     files = export_manifests(live, owner_tag=args.owner_tag, projects=args.project or None)
     if args.out:
         out = Path(args.out)
