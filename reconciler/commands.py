@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from reconciler.journal import Journal
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan import Plan, build_plan
-from reconciler.progress import Progress
+from reconciler.progress import MIN_TOTAL, Progress
 from reconciler.refresh import read_live
 from reconciler.render import (
     health_rows,
@@ -167,17 +168,13 @@ def _saved(
 def apply(args: argparse.Namespace, io: IO) -> int:
     if bool(args.plan) == bool(args.paths):
         raise UsageError("apply takes either manifest PATHs or --plan FILE (exactly one)")
+    loaded = None if args.plan else _load(args, io)
     settings = settings_from_env(io.env, api_host=args.api_host)
-    if not args.plan:
-        loaded = _load(args, io)
     with _client(args, settings) as client:
-        live: list[LiveStore] | None = None
-        if args.plan:
+        if loaded is None:
             plan_, live = _saved(args, io, client, settings.api_host)
         else:
-            live = read_live(
-                client, loaded.state.projects, parallelism=args.parallelism, progress=io.stderr
-            )
+            live = _read(client, args, io, loaded.state.projects)
             plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
             io.stdout.write(render_text(plan_, colour=_colour(args, io)))
         if not plan_.has_changes:
@@ -186,36 +183,41 @@ def apply(args: argparse.Namespace, io: IO) -> int:
         check_safety(plan_, allow_delete=args.allow_delete, force=args.force)
         if not args.auto_approve:
             _confirm(io)
-
-        bar = Progress("apply", len([c for c in plan_.changes if c.is_change]), io.stderr)
-
-        def report(outcome: Outcome) -> None:
-            bar.advance()
-            change = outcome.change
-            ident = outcome.store.id if outcome.store is not None else change.id
-            version = f", version {outcome.store.version}" if outcome.store is not None else ""
-            io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
-
-        journal = Journal(
-            None if args.no_journal else args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
+        outcomes = _execute(plan_, client, live, args, io)
+        counts = Counter(o.change.action for o in outcomes)
+        io.stdout.write(
+            f"Apply complete: {counts['create']} created, {counts['update']} updated, "
+            f"{counts['delete']} deleted.\n"
         )
-        try:
-            outcomes = execute(
-                plan_, client, parallelism=args.parallelism, on_outcome=report, live=live,
-                journal=journal,
-            )  # fmt: skip
-        finally:
-            journal.close()
         if args.wait_healthy is not None:
             _wait(client, outcomes, args.wait_healthy, io)
-    counts = {
-        a: sum(1 for o in outcomes if o.change.action == a) for a in ("create", "update", "delete")
-    }
-    io.stdout.write(
-        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted.\n"
-    )
     return EXIT_OK
+
+
+def _execute(
+    plan_: Plan, client: Client, live: list[LiveStore], args: argparse.Namespace, io: IO
+) -> list[Outcome]:
+    """Execute with progress on stderr (one line per store for small plans) and a journal."""
+    total = sum(1 for c in plan_.changes if c.is_change)
+    bar = Progress("apply", total, io.stderr)
+
+    def report(outcome: Outcome) -> None:
+        bar.advance()
+        if total < MIN_TOTAL:
+            change, store = outcome.change, outcome.store
+            ident = store.id if store is not None else change.id
+            version = f", version {store.version}" if store is not None else ""
+            io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
+
+    path = args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
+    journal = Journal(None if args.no_journal else path)
+    try:
+        return execute(
+            plan_, client, parallelism=args.parallelism, on_outcome=report, live=live,
+            journal=journal,
+        )  # fmt: skip
+    finally:
+        journal.close()
 
 
 def _wait(client: Client, outcomes: list[Outcome], timeout: float, io: IO) -> None:
