@@ -8,7 +8,9 @@
     uniqueNames: false                # optional; true: duplicate names per environment are 409
     projects:
       - key: payments
-        environments: [production, staging]
+        environments:                 # keys, or {key, clientSideId} to fix the client-side ID
+          - production
+          - {key: staging, clientSideId: 5f0c0ffee0c0ffee0c0ffee1}
     stores:
       - project: payments
         environment: production
@@ -21,6 +23,8 @@
         version: 3                    # optional, default 1
         status: {available: false}    # optional ``_status`` override
 
+An environment's client-side ID is the key prefix of its persistent stores (the data plane
+writes under it); without ``clientSideId`` it is derived from the project and environment keys.
 ``state_from_seed`` validates everything with the same rules as the API and raises one
 ``SeedError`` listing every problem. ``EmulatorState.snapshot()`` produces this format.
 """
@@ -134,14 +138,16 @@ def state_from_seed(
             problems.append(f"{where}: must be {{key, environments}}")
             continue
         project_key: object = project.get("key")
-        envs: object = project.get("environments", [])
+        envs = _environments(project.get("environments", []))
         if not isinstance(project_key, str) or not project_key:
             problems.append(f"{where}.key: must be a non-empty string")
-        elif not _str_list(envs):
-            problems.append(f"{where}.environments: must be a list of non-empty strings")
+        elif envs is None:
+            problems.append(
+                f"{where}.environments: must be a list of non-empty strings or"
+                " {key, clientSideId} mappings"
+            )
         else:
-            assert isinstance(envs, list)
-            state.add_project(project_key, envs)
+            state.add_project(project_key, envs, {k: v for k, v in envs.items() if v})
     stores = data.get("stores") or []
     if not isinstance(stores, list):
         problems.append("stores: must be a list")
@@ -153,6 +159,28 @@ def state_from_seed(
     if problems:
         raise SeedError(source, problems)
     return state
+
+
+def _environments(value: object) -> dict[str, str | None] | None:
+    """Environment key -> seeded client-side ID (``None``: derived), or ``None`` if invalid."""
+    if not isinstance(value, list):
+        return None
+    out: dict[str, str | None] = {}
+    for env in value:
+        if isinstance(env, str) and env:
+            out[env] = None
+            continue
+        if not isinstance(env, Mapping) or set(env) - {"key", "clientSideId"}:
+            return None
+        key, client_side_id = env.get("key"), env.get("clientSideId")
+        if not isinstance(key, str) or not key:
+            return None
+        if client_side_id is not None and (
+            not isinstance(client_side_id, str) or not client_side_id
+        ):
+            return None
+        out[key] = client_side_id
+    return out
 
 
 def add_seed_store(state: EmulatorState, store: object, *, source: str = "<store>") -> Store:

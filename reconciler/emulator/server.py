@@ -3,7 +3,8 @@
 ``EmulatorServer`` binds ``127.0.0.1`` on a free port by default, serves a threaded werkzeug
 server from a daemon thread between ``start()`` and ``stop()`` (or a ``with`` block), and exposes
 the objects tests drive directly: ``.state`` (``EmulatorState``), ``.faults``
-(``FaultInjector``), ``.limiter`` (``RateLimiter``) and ``.url``. ``run`` serves in the
+(``FaultInjector``), ``.limiter`` (``RateLimiter``), ``.dataplane`` (``DataPlane`` or ``None``)
+and ``.url``. ``run`` serves in the
 foreground until interrupted, logging each request to stderr.
 """
 
@@ -20,6 +21,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from reconciler.emulator.app import EmulatorApp
 from reconciler.emulator.contract import default_validator
+from reconciler.emulator.dataplane import DEFAULT_STALE_AFTER, DEFAULT_SYNC_INTERVAL, DataPlane
 from reconciler.emulator.faults import FaultConfig, FaultInjector, Sleep
 from reconciler.emulator.limits import Clock, RateLimitConfig, RateLimiter
 from reconciler.emulator.seed import load_seed_file
@@ -55,8 +57,20 @@ class EmulatorServer:
         sleep: Sleep | None = None,
         validate_contract: bool = True,
         quiet: bool = True,
+        dataplane: bool = False,
+        sync_interval: float | None = DEFAULT_SYNC_INTERVAL,
+        stale_after: float = DEFAULT_STALE_AFTER,
     ) -> None:
+        """``dataplane=True`` synchronises ``on`` Redis stores into the Redis they name (see
+        ``reconciler.emulator.dataplane``): in a background thread every ``sync_interval``
+        seconds while the server runs, or only through ``server.dataplane.sync_now()`` when
+        ``sync_interval`` is ``None`` (tests)."""
         self.state = state if state is not None else EmulatorState(clock=clock)
+        self.dataplane: DataPlane | None = (
+            DataPlane(self.state, sync_interval=sync_interval, stale_after=stale_after)
+            if dataplane
+            else None
+        )
         self.faults = FaultInjector(faults, sleep=sleep)
         self.limiter = RateLimiter(rate_limit, clock=clock or self.state.clock)
         self.app = EmulatorApp(
@@ -94,10 +108,14 @@ class EmulatorServer:
                 daemon=True,
             )
             self._thread.start()
+        if self.dataplane is not None:
+            self.dataplane.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the listening socket (idempotent)."""
+        if self.dataplane is not None:
+            self.dataplane.stop()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
@@ -130,6 +148,9 @@ def run(
     rate_limit_window: float = 10.0,
     retry_after: int | None = None,
     validate_contract: bool = True,
+    dataplane: bool = False,
+    sync_interval: float = DEFAULT_SYNC_INTERVAL,
+    stale_after: float = DEFAULT_STALE_AFTER,
 ) -> None:
     """Serve an emulator in the foreground until Ctrl-C, logging requests to stderr.
 
@@ -144,6 +165,9 @@ def run(
       per ``rate_limit_window`` seconds (``--rate-limit ROUTE[,GLOBAL]``); limiting is on when
       either is given. ``retry_after`` adds ``Retry-After`` seconds to 429 answers.
     - ``validate_contract``: check traffic against the OpenAPI contract; violations are logged.
+    - ``dataplane``: really synchronise ``on`` Redis stores (write LaunchDarkly's marker under
+      each environment's client-side ID, logged at startup) every ``sync_interval`` seconds;
+      ``_status`` then reports what happened, stale after ``stale_after`` seconds.
     """
     state = load_seed_file(seed_path) if seed_path is not None else EmulatorState()
     limits = RateLimitConfig()
@@ -170,8 +194,18 @@ def run(
         rate_limit=limits,
         validate_contract=validate_contract,
         quiet=False,
+        dataplane=dataplane,
+        sync_interval=sync_interval,
+        stale_after=stale_after,
     )
     print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
+    if server.dataplane is not None:
+        logging.getLogger("reconciler.emulator.dataplane").addHandler(
+            logging.StreamHandler(sys.stderr)
+        )
+        print(f"data plane on: syncing Redis stores every {sync_interval:g} s", file=sys.stderr)
+        for (project, env), client_side_id in sorted(server.state.client_side_ids().items()):
+            print(f"  {project}/{env}: client-side ID {client_side_id}", file=sys.stderr)
     seen = 0
     idle = threading.Event()
     server.start()

@@ -10,6 +10,7 @@ lock, so the threaded server and a test thread can use it at once. Nothing is wr
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 import re
 import threading
@@ -34,6 +35,16 @@ from reconciler.emulator.rules import (
 from reconciler.integrations import FIELDS
 
 ID_RE = re.compile(r"^[0-9a-f]{24}$")
+
+StatusProvider = Callable[["Store"], "dict[str, Any] | None"]
+"""Computes a store's ``_status`` (``None``: use the built-in computation); the data plane
+installs one (``reconciler.emulator.dataplane``)."""
+
+
+def derived_client_side_id(project: str, environment: str) -> str:
+    """The emulator's deterministic stand-in for an environment's client-side ID: 24 hex
+    characters derived from the project and environment keys."""
+    return hashlib.sha256(f"{project}/{environment}".encode()).hexdigest()[:24]
 
 
 @dataclass(slots=True)
@@ -87,6 +98,7 @@ class _Data:
     tokens: list[str] | None = None
     revoked_tokens: set[str] = field(default_factory=set)
     projects: dict[str, list[str]] = field(default_factory=dict)
+    client_side_ids: dict[tuple[str, str], str] = field(default_factory=dict)
     stores: dict[str, Store] = field(default_factory=dict)
     entitlement: bool = True
     unique_names: bool = False
@@ -119,6 +131,8 @@ class EmulatorState:
         )
         self.requests: list[RequestRecord] = []
         self.contract_violations: list[str] = []
+        self.status_provider: StatusProvider | None = None
+        self.on_store_change: Callable[[Store], None] | None = None
 
     # -- account settings --------------------------------------------------------------
 
@@ -157,11 +171,38 @@ class EmulatorState:
                 return False
             return token in data.tokens if data.tokens is not None else token.startswith("api-")
 
-    def add_project(self, key: str, environments: Iterable[str]) -> None:
-        """Add a project, or environments to an existing one."""
+    def add_project(
+        self,
+        key: str,
+        environments: Iterable[str],
+        client_side_ids: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add a project, or environments to an existing one. ``client_side_ids`` (environment
+        key -> ID) overrides the derived client-side IDs of some environments."""
         with self.lock:
             envs = self._data.projects.setdefault(key, [])
             envs.extend(e for e in environments if e not in envs)
+            for env, client_side_id in (client_side_ids or {}).items():
+                self._data.client_side_ids[(key, env)] = client_side_id
+
+    def client_side_id(self, project: str, environment: str) -> str:
+        """The environment's client-side ID, which LaunchDarkly's SDKs (and the data plane) use
+        as the key prefix of a persistent store: the seeded one, else ``derived_client_side_id``.
+        ``KeyError`` for an unknown environment."""
+        with self.lock:
+            if not self.has_environment(project, environment):
+                raise KeyError(f"{project}/{environment}")
+            found = self._data.client_side_ids.get((project, environment))
+            return found or derived_client_side_id(project, environment)
+
+    def client_side_ids(self) -> dict[tuple[str, str], str]:
+        """Every environment's client-side ID, by ``(project, environment)``."""
+        with self.lock:
+            return {
+                (project, env): self.client_side_id(project, env)
+                for project, envs in self._data.projects.items()
+                for env in envs
+            }
 
     def has_environment(self, project: str, environment: str) -> bool:
         with self.lock:
@@ -182,6 +223,10 @@ class EmulatorState:
     def status_of(self, store: Store) -> dict[str, Any]:
         if store.status is not None:
             return copy.deepcopy(store.status)
+        if self.status_provider is not None:
+            provided = self.status_provider(store)
+            if provided is not None:
+                return provided
         status: dict[str, Any] = {"available": store.on, "potentiallyStale": False}
         if store.on and store.last_sync_ms is not None:
             status["lastSync"] = store.last_sync_ms
@@ -287,6 +332,7 @@ class EmulatorState:
                 last_sync_ms=self.now_ms() if on else None,
             )
             self._data.stores[store.id] = store
+            self._changed(store)
             return store
 
     def create_api(
@@ -337,7 +383,12 @@ class EmulatorState:
             store.last_sync_ms = self.now_ms()
         store.name, store.on, store.tags, store.config = name, on, tags, config
         store.version += 1
+        self._changed(store)
         return True
+
+    def _changed(self, store: Store) -> None:
+        if self.on_store_change is not None:
+            self.on_store_change(store)
 
     def delete_store(
         self, project: str, environment: str, integration_key: str, store_id: str
@@ -436,7 +487,15 @@ class EmulatorState:
                 "revokedTokens": sorted(data.revoked_tokens),
                 "entitlement": data.entitlement,
                 "uniqueNames": data.unique_names,
-                "projects": [{"key": k, "environments": list(v)} for k, v in data.projects.items()],
+                "projects": [
+                    {
+                        "key": k,
+                        "environments": [
+                            {"key": e, "clientSideId": self.client_side_id(k, e)} for e in v
+                        ],
+                    }
+                    for k, v in data.projects.items()
+                ],
                 "stores": [self.export_store(s) for s in data.stores.values()],
             }
 
