@@ -94,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write one file per project here (default: stdout)")
     p.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
     connection(p)
+    p = sub.add_parser("verify", help="check the declared stores themselves (Redis, DynamoDB)")
+    paths(p)
+    p.add_argument(
+        "--client-side-id", action="append", default=[], metavar="PROJECT/ENV=ID",
+        help="an environment's client-side ID: the key prefix LaunchDarkly writes under"
+        " (repeatable; without it, Redis is scanned for markers)",
+    )  # fmt: skip
+    p.add_argument("--max-marker-age", type=float, default=300.0, metavar="SECONDS",
+                   help="a sync marker older than this is stale (default 300)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=5.0, help="connection timeout, seconds")
+    p.add_argument("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (e.g. local)")
+    p.add_argument("--parallelism", type=_positive, default=8, help="stores checked at once")
+    p.add_argument("--format", choices=("text", "json"), default="text")
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
@@ -106,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--global-limit", type=int, help="rate limit: requests per window in all")
     p.add_argument("--window", type=float, default=10.0, help="rate-limit window, seconds")
     p.add_argument("--retry-after", type=int, help="send Retry-After (seconds) on 429s")
+    p.add_argument(
+        "--dataplane", action="store_true", help="sync Redis stores that are on (sync marker)"
+    )
+    p.add_argument("--sync-interval", type=float, default=30.0, help="data-plane sync, seconds")
     return parser
 
 

@@ -8,6 +8,7 @@ input and the environment arrive in ``IO``, so tests drive the real commands in-
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from collections import Counter
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace, io: IO) -> int:
         "drift": drift,
         "emulator": emulator,
         "export": export,
+        "verify": verify,
     }[args.command]
     return handler(args, io)
 
@@ -280,6 +282,46 @@ def export(args: argparse.Namespace, io: IO) -> int:
     return EXIT_OK
 
 
+def verify(args: argparse.Namespace, io: IO) -> int:
+    from reconciler.verify import verify_all
+
+    loaded = _load(args, io)
+    ids: dict[tuple[str, str], str] = {}
+    for item in args.client_side_id:
+        where, _, value = item.partition("=")
+        project, _, environment = where.partition("/")
+        if not (project and environment and value):
+            raise UsageError(f"--client-side-id takes PROJECT/ENV=ID, not {item!r}")
+        ids[(project, environment)] = value
+    reports = verify_all(
+        loaded.state.stores, client_side_ids=ids, timeout=args.timeout,
+        max_marker_age=args.max_marker_age, dynamodb_endpoint=args.dynamodb_endpoint,
+        parallelism=args.parallelism,
+    )  # fmt: skip
+    if args.format == "json":
+        doc = [
+            {
+                "address": r.address,
+                "integrationKey": r.integration_key,
+                "healthy": r.healthy,
+                "markerAgeSeconds": r.marker_age_seconds,
+                "checks": [{"kind": c.kind, "ok": c.ok, "message": c.message} for c in r.checks],
+            }
+            for r in reports
+        ]
+        io.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    else:
+        for report in reports:
+            io.stdout.write(f"{'ok  ' if report.healthy else 'FAIL'} {report.address}\n")
+            for check in report.checks:
+                io.stdout.write(
+                    f"       {'✓' if check.ok else '✗'} {check.kind}: {check.message}\n"
+                )
+        healthy = sum(1 for r in reports if r.healthy)
+        io.stdout.write(f"Verify: {healthy} of {len(reports)} store(s) healthy.\n")
+    return EXIT_OK if all(r.healthy for r in reports) else EXIT_CHANGES
+
+
 def emulator(args: argparse.Namespace, io: IO) -> int:
     from reconciler.emulator.server import run as run_emulator
 
@@ -295,6 +337,8 @@ def emulator(args: argparse.Namespace, io: IO) -> int:
         rate_limit_global=args.global_limit,
         rate_limit_window=args.window,
         retry_after=args.retry_after,
+        dataplane=args.dataplane,
+        sync_interval=args.sync_interval,
     )
     return EXIT_OK
 
