@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataplane", action="store_true", help="sync Redis stores that are on (sync marker)"
     )
     p.add_argument("--sync-interval", type=float, default=30.0, help="data-plane sync, seconds")
+    p.add_argument(
+        "--dataplane-any-host", action="store_true", help="let the data plane leave loopback"
+    )
     return parser
 
 

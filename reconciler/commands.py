@@ -339,6 +339,7 @@ def emulator(args: argparse.Namespace, io: IO) -> int:
         retry_after=args.retry_after,
         dataplane=args.dataplane,
         sync_interval=args.sync_interval,
+        dataplane_any_host=args.dataplane_any_host,
     )
     return EXIT_OK
 

@@ -266,3 +266,13 @@ def test_the_background_thread_syncs_on_start(clock: FakeClock, redis_clean: Red
             time.sleep(0.01)  # waiting for the thread's first round, not timing a behaviour
         assert plane(server).records(), "the data plane thread never synchronised"
     assert marker(redis_clean) == str(int(clock() * 1000)).encode()
+
+
+def test_the_data_plane_never_leaves_loopback_by_default(
+    api: httpx.Client, emulator: EmulatorServer
+) -> None:
+    store = create(api, redis_config(None, host="redis.payments.internal"))
+    (result,) = plane(emulator).sync_now()
+    assert not result.ok
+    message = status(api, store)["errors"][0]["message"]
+    assert "only connects to loopback hosts" in message

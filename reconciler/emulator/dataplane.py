@@ -33,7 +33,9 @@ then says what really happened:
 Stores that are ``off`` are not synchronised and keep the built-in status; so do DynamoDB stores
 (there is no DynamoDB data plane: LaunchDarkly would assume an IAM role in the user's account).
 A ``_status`` set through the side door still overrides everything. Passwords are never logged
-and are scrubbed from recorded messages.
+and are scrubbed from recorded messages. Safe by default: it connects only to loopback hosts
+(``localhost``, ``127.0.0.0/8``, ``::1``, decided without DNS); any other host is a sync failure
+saying so, unless ``any_host=True`` (``reconciler emulator --dataplane-any-host``).
 
 Tests call ``sync_now()`` (and advance the ``FakeClock``); with a ``sync_interval`` the data plane
 also runs in a background thread, syncing every interval and soon after any store change.
@@ -41,6 +43,7 @@ also runs in a background thread, syncing every interval and soon after any stor
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from collections import deque
@@ -86,6 +89,16 @@ class _Record:
     errors: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS))
 
 
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, ``127.0.0.0/8`` or ``::1``, decided without any DNS lookup."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class DataPlane:
     """Synchronises the ``on`` Redis stores of one ``EmulatorState``; installs itself as the
     state's status provider. Thread-safe."""
@@ -98,6 +111,7 @@ class DataPlane:
         stale_after: float = DEFAULT_STALE_AFTER,
         timeout: float = DEFAULT_TIMEOUT,
         parallelism: int = 8,
+        any_host: bool = False,
     ) -> None:
         if sync_interval is not None and sync_interval <= 0:
             raise ValueError("sync_interval must be positive (or None for no background sync)")
@@ -106,6 +120,7 @@ class DataPlane:
         self.stale_after = stale_after
         self.timeout = timeout
         self.parallelism = parallelism
+        self.any_host = any_host
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
         self._wake = threading.Event()
@@ -151,6 +166,11 @@ class DataPlane:
         now_ms = self.state.now_ms()
         message: str | None = None
         try:
+            host = str(config.get("host", ""))
+            if not self.any_host and not is_loopback_host(host):
+                raise ValueError(
+                    f"the emulator's data plane only connects to loopback hosts, not {host!r}"
+                )
             target = RedisTarget.from_config(config)
             client = target.client(self.timeout)
             try:
@@ -163,6 +183,7 @@ class DataPlane:
             message = describe_redis_error(exc, secrets)
         with self._lock:
             record = self._records.setdefault(store.id, _Record())
+            repeated = bool(record.errors) and record.errors[-1]["message"] == message
             if message is None:
                 record.last_sync_ms, record.last_ok = now_ms, True
             else:
@@ -170,7 +191,7 @@ class DataPlane:
                 record.errors.append({"message": message, "timestamp": now_ms})
         if message is None:
             log.debug("synchronised %s: %s = %d", where, key, now_ms)
-        else:
+        elif not repeated:  # say each new failure once, not every round
             log.warning("synchronising %s failed: %s", where, message)
         return SyncResult(store.id, message is None, now_ms, key, message)
 

@@ -60,14 +60,21 @@ class EmulatorServer:
         dataplane: bool = False,
         sync_interval: float | None = DEFAULT_SYNC_INTERVAL,
         stale_after: float = DEFAULT_STALE_AFTER,
+        dataplane_any_host: bool = False,
     ) -> None:
         """``dataplane=True`` synchronises ``on`` Redis stores into the Redis they name (see
         ``reconciler.emulator.dataplane``): in a background thread every ``sync_interval``
         seconds while the server runs, or only through ``server.dataplane.sync_now()`` when
-        ``sync_interval`` is ``None`` (tests)."""
+        ``sync_interval`` is ``None`` (tests). It connects only to loopback hosts unless
+        ``dataplane_any_host``."""
         self.state = state if state is not None else EmulatorState(clock=clock)
         self.dataplane: DataPlane | None = (
-            DataPlane(self.state, sync_interval=sync_interval, stale_after=stale_after)
+            DataPlane(
+                self.state,
+                sync_interval=sync_interval,
+                stale_after=stale_after,
+                any_host=dataplane_any_host,
+            )
             if dataplane
             else None
         )
@@ -151,6 +158,7 @@ def run(
     dataplane: bool = False,
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
     stale_after: float = DEFAULT_STALE_AFTER,
+    dataplane_any_host: bool = False,
 ) -> None:
     """Serve an emulator in the foreground until Ctrl-C, logging requests to stderr.
 
@@ -197,6 +205,7 @@ def run(
         dataplane=dataplane,
         sync_interval=sync_interval,
         stale_after=stale_after,
+        dataplane_any_host=dataplane_any_host,
     )
     print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
     if server.dataplane is not None:
