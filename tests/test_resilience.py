@@ -187,3 +187,21 @@ def test_a_parallel_apply_that_fails_accounts_for_every_change(
     assert "failed:      payments/staging/dynamodb (create)" in result.err
     assert "changed:     payments/production/redis (create)" in result.err
     assert [s.environment for s in emulator.state.stores()] == ["production"]
+
+
+def test_a_crash_midway_then_a_rerun_converges_without_duplicates(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    text = PAYMENTS + "---\n" + MANY.replace("project: payments", "project: search")
+    manifest = write(tmp_path, text)
+    emulator.faults.ambiguous_creates(3)  # created, but the answers are lost
+    crashed = cli(emulator, "apply", manifest, "--auto-approve", "--max-attempts", "1")
+    assert crashed.code == 1
+    assert "not started" in crashed.err
+    created_before = len(emulator.state.stores())
+    assert created_before >= 1
+    again = cli(emulator, "apply", manifest, "--auto-approve")
+    assert again.code == 0, again.all
+    names = sorted((s.project, s.name) for s in emulator.state.stores())
+    assert len(names) == len(set(names)) == 10
+    assert cli(emulator, "plan", manifest, "--detailed-exitcode").code == 0
