@@ -296,3 +296,41 @@ def test_markdown_plan_starts_with_a_summary_table(
     assert lines[2].startswith("| create | update | delete")
     assert "| 2 | 0 | 0 | 0 | 0 |" in result.out
     assert "<details>" in result.out
+
+
+def test_an_ignore_rule_accepts_drift_until_it_expires(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = write(tmp_path, PAYMENTS)
+    cli(emulator, "apply", manifest, "--auto-approve")
+    redis = stores(emulator)["payments/production/redis/Payments production"]
+    emulator.state.mutate_store(redis.id, {"on": False})  # type: ignore[attr-defined]
+    rule = (
+        "    tags: [tier:1]\n    ignore:\n      - field: on\n"
+        "        reason: INC-42 failover\n        expires: {}\n"
+    )
+    write(tmp_path, PAYMENTS.replace("    tags: [tier:1]\n", rule.format("2999-12-31")))
+    accepted = cli(emulator, "drift", manifest)
+    assert accepted.code == 0, accepted.all
+    assert "ignored difference on on until 2999-12-31: INC-42 failover" in accepted.out
+    write(tmp_path, PAYMENTS.replace("    tags: [tier:1]\n", rule.format("2020-01-31")))
+    expired = cli(emulator, "drift", manifest)
+    assert expired.code == 2
+    assert "expired on 2020-01-31" in expired.out and "on: false -> true" in expired.out
+
+
+def test_a_protected_store_survives_removal_from_the_manifests(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    protected = PAYMENTS.replace("    tags: [tier:1]\n", "    tags: [tier:1]\n    protect: true\n")
+    manifest = write(tmp_path, protected)
+    assert cli(emulator, "apply", manifest, "--auto-approve").code == 0
+    write(
+        tmp_path,
+        PAYMENTS.split("  - environment: production")[0]
+        + PAYMENTS.split("    tlsEnabled: true\n")[1],
+    )
+    refused = cli(emulator, "apply", manifest, "--auto-approve", "--allow-delete", "--force")
+    assert refused.code == 1
+    assert "protected" in refused.err
+    assert "payments/production/redis/Payments production" in stores(emulator)
