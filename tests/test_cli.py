@@ -334,3 +334,24 @@ def test_a_protected_store_survives_removal_from_the_manifests(
     assert refused.code == 1
     assert "protected" in refused.err
     assert "payments/production/redis/Payments production" in stores(emulator)
+
+
+def test_the_change_threshold_refuses_a_large_update_unless_forced(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    def many(on: str) -> str:
+        return "project: payments\nstores:\n" + "".join(
+            f"  - {{environment: production, integrationKey: redis, name: S{i},"
+            f" on: {on if i < 4 else 'true'}, config: {{host: h{i}}}}}\n"
+            for i in range(10)
+        )
+
+    manifest = write(tmp_path, many("true"))
+    assert cli(emulator, "apply", manifest, "--auto-approve").code == 0
+    write(tmp_path, many("false"))  # 4 of 10 live stores change: over 30%
+    refused = cli(emulator, "apply", manifest, "--auto-approve")
+    assert refused.code == 1
+    assert "4 of 10 live stores" in refused.err and "--force" in refused.err
+    assert all(s.on for s in emulator.state.stores())
+    assert cli(emulator, "apply", manifest, "--auto-approve", "--force").code == 0
+    assert sum(1 for s in emulator.state.stores() if not s.on) == 4
