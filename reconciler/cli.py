@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     def connection(p: argparse.ArgumentParser) -> None:
         p.add_argument("--api-host", help="LaunchDarkly API URL (else $LAUNCHDARKLY_API_HOST)")
         p.add_argument("--owner-tag", default=DEFAULT_OWNER_TAG, help="the ownership tag")
-        p.add_argument("--parallelism", type=_positive, default=8, help="concurrent requests")
+        p.add_argument("--parallelism", type=_positive, default=16, help="concurrent requests")
         p.add_argument(
             "--max-attempts", type=_positive, default=8, help="tries per request (retries + 1)"
         )
@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataplane", action="store_true", help="sync Redis stores that are on (sync marker)"
     )
     p.add_argument("--sync-interval", type=float, default=30.0, help="data-plane sync, seconds")
+    p.add_argument(
+        "--no-validate", action="store_true", help="skip OpenAPI validation (benchmarks)"
+    )
     p.add_argument(
         "--dataplane-any-host", action="store_true", help="let the data plane leave loopback"
     )

@@ -340,6 +340,7 @@ def emulator(args: argparse.Namespace, io: IO) -> int:
         dataplane=args.dataplane,
         sync_interval=args.sync_interval,
         dataplane_any_host=args.dataplane_any_host,
+        validate_contract=not args.no_validate,
     )
     return EXIT_OK
 

@@ -10,9 +10,16 @@ This is the only place that knows those rewrites.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cache
 
 from reconciler.integrations import ConfigField, fields_by_key
 from reconciler.model import ConfigValue, Secret
+
+
+@cache
+def field_specs(integration_key: str) -> Mapping[str, ConfigField]:
+    """``fields_by_key``, built once per integration kind (the planner asks per store)."""
+    return fields_by_key(integration_key)
 
 
 def _normal_scalar(spec: ConfigField | None, value: object) -> object:
@@ -33,7 +40,7 @@ def desired_config(
 ) -> dict[str, ConfigValue]:
     """The declared config with defaults filled in and ports as strings; secrets stay wrapped."""
     out: dict[str, ConfigValue] = {}
-    specs = fields_by_key(integration_key)
+    specs = field_specs(integration_key)
     for key, spec in specs.items():
         if key in config:
             value = config[key]
@@ -51,7 +58,7 @@ def desired_config(
 
 def live_config(integration_key: str, config: Mapping[str, object]) -> dict[str, object]:
     """The config LaunchDarkly returned, with defaults filled in and rewrites undone."""
-    specs = fields_by_key(integration_key)
+    specs = field_specs(integration_key)
     out: dict[str, object] = {}
     for key, spec in specs.items():
         if key in config and config[key] is not None:

@@ -19,10 +19,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Literal, cast
 
 from reconciler.errors import PlanError
-from reconciler.integrations import fields_by_key, mask_consistent
+from reconciler.integrations import mask_consistent
 from reconciler.model import (
     DEFAULT_OWNER_TAG,
     SENSITIVE,
@@ -35,7 +36,7 @@ from reconciler.model import (
     ProjectSettings,
     Secret,
 )
-from reconciler.normalise import desired_config, live_config, tag_set, with_owner
+from reconciler.normalise import desired_config, field_specs, live_config, tag_set, with_owner
 
 Action = Literal["create", "update", "delete", "no-op"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "no-op")
@@ -209,8 +210,13 @@ def _match(
     return pairs, [have for have in found if have.id not in used]
 
 
+@cache
+def _secret_keys(integration_key: str) -> frozenset[str]:
+    return frozenset(k for k, f in field_specs(integration_key).items() if f.secret)
+
+
 def _live_view(have: LiveStore) -> dict[str, object]:
-    secret_keys = {k for k, f in fields_by_key(have.integration_key).items() if f.secret}
+    secret_keys = _secret_keys(have.integration_key)
     config = {
         key: SENSITIVE if key in secret_keys else value
         for key, value in sorted((have.config or {}).items())
@@ -232,7 +238,7 @@ def _compare_config(
     integration_key: str, want: Mapping[str, ConfigValue], have: Mapping[str, object]
 ) -> tuple[list[str], tuple[SecretCheck, ...]]:
     """The config keys that differ, and how each declared secret compares with its mask."""
-    specs = fields_by_key(integration_key)
+    specs = field_specs(integration_key)
     changed = sorted(set(have) - set(want))
     checks: list[SecretCheck] = []
     for key, value in want.items():
@@ -293,8 +299,9 @@ def _diff(
     rules = _Rules(want.ignore, today)
     name = want.name if want.name == have.name or not rules.ignores("name") else have.name
     on = want.on if want.on == have.on or not rules.ignores("on") else have.on
-    if tag_set(tags) != tag_set(have.tags) and rules.ignores("tags"):
-        tags = have.tags
+    tags_differ = tag_set(tags) != tag_set(have.tags)
+    if tags_differ and rules.ignores("tags"):
+        tags, tags_differ = have.tags, False
     live_cfg = live_config(want.integration_key, have.config or {})
     changed_keys, secrets = _compare_config(want.integration_key, config, live_cfg)
     accepted = {
@@ -310,7 +317,7 @@ def _diff(
         ops.append({"op": "replace", "path": "/name", "value": name})
     if on != have.on:
         ops.append({"op": "replace", "path": "/on", "value": on})
-    if tag_set(tags) != tag_set(have.tags):
+    if tags_differ:
         ops.append({"op": "replace", "path": "/tags", "value": list(tags)})
     if changed_keys:
         ops.append({"op": "replace", "path": "/config", "value": dict(config)})
@@ -331,7 +338,7 @@ def _diff(
 
 
 def _is_secret(want: DesiredStore, key: str) -> bool:
-    spec = fields_by_key(want.integration_key).get(key)
+    spec = field_specs(want.integration_key).get(key)
     return isinstance(want.config.get(key), Secret) or (spec is not None and spec.secret)
 
 

@@ -34,7 +34,8 @@ def test_no_command_format_or_log_level_prints_a_secret(
             outputs.append(cli(emulator, *verbosity, "plan", manifest, "--format", fmt).all)
         outputs.append(cli(emulator, *verbosity, "apply", manifest, "--auto-approve").all)
         emulator.state.mutate_store(
-            emulator.state.stores()[0].id, {"config": {"password": "x" * 12}}
+            next(s.id for s in emulator.state.stores() if s.integration_key == "redis"),
+            {"config": {"password": "x" * 12}},
         )
         for fmt in ("text", "json", "markdown"):
             outputs.append(cli(emulator, *verbosity, "drift", manifest, "--format", fmt).all)
