@@ -11,6 +11,7 @@ says so plainly. Exits non-zero if any step does not end as expected.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -81,6 +82,7 @@ def data_plane(server: EmulatorServer, env: dict[str, str]) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="  [emulator] %(message)s")
     seed = load_seed_file(HERE / "demo-seed.yaml")
     with EmulatorServer(seed, dataplane=True, sync_interval=0.5) as server:
         print(f"LaunchDarkly emulator listening on {server.url} (seeded from demo-seed.yaml)")
