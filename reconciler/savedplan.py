@@ -184,34 +184,11 @@ def restore(
 
     by_id = {s.id: s for s in live}
     changes: list[Change] = []
-    for entry in document.get("execution", []):
-        project, environment, integration_key, name_part = entry["address"]
-        address = Address(project, environment, integration_key, name_part)
-        action, store_id, version = entry["action"], entry.get("id"), entry.get("version")
-        if store_id is not None:
-            current = by_id.get(store_id)
-            if current is None:
-                reasons.append(f"{address} ({store_id}) no longer exists in LaunchDarkly")
-            elif current.version != version:
-                reasons.append(
-                    f"{address} changed since the plan was made "
-                    f"(version {version} then, {current.version} now)"
-                )
-        elif any(s.slot == address.slot and s.name == entry.get("name") for s in live):
-            reasons.append(f"{address} was created by someone else since the plan was made")
-        body = entry.get("body")
-        changes.append(
-            Change(
-                address=address,
-                action=action,
-                id=store_id,
-                version=version,
-                before=None,
-                after=None,
-                patch=tuple(_map_config(op, resolve) for op in entry.get("patch", [])),
-                body=_map_config(body, resolve) if body else None,
-            )
-        )
+    for number, entry in enumerate(document.get("execution", []), start=1):
+        try:
+            changes.append(_entry_change(entry, by_id, live, resolve, reasons))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            reasons.append(f"change #{number} of the plan file is malformed")
     if reasons:
         raise StalePlanError(
             f"refusing to apply {path}: it is stale, nothing was changed:\n"
@@ -233,3 +210,40 @@ def restore(
         },
     )
     return plan, warnings
+
+
+def _entry_change(
+    entry: Mapping[str, Any],
+    by_id: Mapping[str, LiveStore],
+    live: Sequence[LiveStore],
+    resolve: Callable[[str, object], object],
+    reasons: list[str],
+) -> Change:
+    """One change of the file's ``execution`` list, checked against the live stores."""
+    project, environment, integration_key, name_part = entry["address"]
+    address = Address(project, environment, integration_key, name_part)
+    action, store_id, version = entry["action"], entry.get("id"), entry.get("version")
+    if action not in ("create", "update", "delete"):
+        raise ValueError(action)
+    if store_id is not None:
+        current = by_id.get(store_id)
+        if current is None:
+            reasons.append(f"{address} ({store_id}) no longer exists in LaunchDarkly")
+        elif current.version != version:
+            reasons.append(
+                f"{address} changed since the plan was made "
+                f"(version {version} then, {current.version} now)"
+            )
+    elif any(s.slot == address.slot and s.name == entry.get("name") for s in live):
+        reasons.append(f"{address} was created by someone else since the plan was made")
+    body = entry.get("body")
+    return Change(
+        address=address,
+        action=action,
+        id=store_id,
+        version=version,
+        before=None,
+        after=None,
+        patch=tuple(_map_config(op, resolve) for op in entry.get("patch", [])),
+        body=_map_config(body, resolve) if body else None,
+    )

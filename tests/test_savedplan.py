@@ -121,3 +121,19 @@ def test_a_saved_plan_with_deletes_still_needs_allow_delete(
     assert len(emulator.state.stores()) == 2
     assert apply_saved(emulator, plan, "--allow-delete").code == 0
     assert len(emulator.state.stores()) == 1
+
+
+def test_a_mangled_plan_file_is_refused_with_a_message_not_a_crash(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    _, plan = saved(emulator, tmp_path)
+    doc = json.loads(Path(plan).read_text())
+    doc["execution"][0]["address"] = "not a list"
+    Path(plan).write_text(json.dumps(doc))
+    result = apply_saved(emulator, plan)
+    assert result.code == 1
+    assert "malformed" in result.err and "checksum mismatch" in result.err
+    assert writes(emulator) == []
+    Path(plan).write_text("{not json")
+    broken = apply_saved(emulator, plan)
+    assert broken.code == 1 and "not a saved plan" in broken.err
