@@ -23,12 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from reconciler.apply import execute
 from reconciler.bench_data import PASSWORD, PASSWORD_VAR, manifest_files, seed_document
@@ -65,7 +64,6 @@ class Emulator:
             stderr=subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{self.port}"
-        self.side = httpx.Client(base_url=self.url, timeout=60.0)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -80,18 +78,30 @@ class Emulator:
                 time.sleep(0.05)
         raise RuntimeError(f"the emulator did not listen on port {self.port}")
 
+    def side_door(self, method: str, path: str, body: object = None) -> Any:
+        """One call to the emulator's side door (stdlib HTTP: this is not LaunchDarkly's API,
+        which only ``reconciler.client`` talks to)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/__emulator{path}", data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as response:
+            text = response.read()
+        return json.loads(text) if text else None
+
     def reseed(self) -> None:
-        self.side.post("/__emulator/state", json=self.seed).raise_for_status()
-        self.side.delete("/__emulator/requests").raise_for_status()
+        self.side_door("POST", "/state", self.seed)
+        self.clear_requests()
+
+    def clear_requests(self) -> None:
+        self.side_door("DELETE", "/requests")
 
     def requests(self) -> list[dict[str, Any]]:
-        response = self.side.get("/__emulator/requests")
-        response.raise_for_status()
-        log: list[dict[str, Any]] = response.json()
+        log: list[dict[str, Any]] = self.side_door("GET", "/requests")
         return log
 
     def stop(self) -> None:
-        self.side.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -171,7 +181,7 @@ def latency_scenario(
             common = ["--parallelism", str(parallelism), "--no-color"]
             applied = run_cli(["apply", str(manifests), "--auto-approve", *common], env)
             applied["requests"] = _count(server.requests())
-            server.side.delete("/__emulator/requests").raise_for_status()
+            server.clear_requests()
             planned = run_cli(["plan", str(manifests), *common], env)
             planned["requests"] = _count(server.requests())
             runs[str(parallelism)] = {"apply": applied, "plan": planned}
@@ -262,26 +272,23 @@ def rate_scenario(
 def contract_cost(requests: int = 60) -> dict[str, Any]:
     """Emulator time per request with and without OpenAPI contract validation (in-process, no
     latency): whether validation would make the emulator the bottleneck."""
+    from reconciler.client import Client, ConnectionSettings
     from reconciler.emulator import EmulatorServer, EmulatorState
 
     out: dict[str, Any] = {}
     for validate in (False, True):
         state = EmulatorState(tokens=[TOKEN], projects={"p": [f"e{i}" for i in range(requests)]})
-        with (
-            EmulatorServer(state, validate_contract=validate) as server,
-            httpx.Client(
-                base_url=server.url, headers={"Authorization": TOKEN, "LD-API-Version": "beta"}
-            ) as http,
-        ):
-            root = "/api/v2/integration-capabilities/big-segment-store"
-            http.get(root).raise_for_status()  # warm up
-            body = {"name": "x", "on": True, "tags": [], "config": {"host": "h"}}
-            started = time.perf_counter()
-            for i in range(requests):
-                http.post(f"{root}/p/e{i}/redis", json=body).raise_for_status()
-            posted = time.perf_counter()
-            http.get(root).raise_for_status()
-            listed = time.perf_counter()
+        with EmulatorServer(state, validate_contract=validate) as server:
+            settings = ConnectionSettings(api_host=server.url, token=TOKEN)
+            with Client(settings, pacing=False) as client:
+                client.list_stores()  # warm up
+                body = {"name": "x", "on": True, "tags": [], "config": {"host": "h"}}
+                started = time.perf_counter()
+                for i in range(requests):
+                    client.create_store("p", f"e{i}", "redis", body, address="x", known_ids=())
+                posted = time.perf_counter()
+                client.list_stores()
+                listed = time.perf_counter()
         key = "validated" if validate else "unvalidated"
         out[key] = {
             "post_ms": (posted - started) / requests * 1000,

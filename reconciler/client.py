@@ -1,122 +1,78 @@
 """The LaunchDarkly API client: the only module that imports httpx.
 
-It reads connection settings (token, API host) from the environment, sends every request with
-exactly one ``LD-API-Version: beta`` header and the raw token, retries rate limits (429), server
-errors (5xx) and connection failures with capped, jittered backoff, paces requests to spend
-LaunchDarkly's rate-limit budget evenly instead of running into it (``reconciler.pacing``),
-resolves creates and patches whose failed attempt may nevertheless have been applied, parses
-responses into ``LiveStore`` values, and translates every failure into
-``ApiError``/``ConflictError``/``TransportError`` (``raise ... from`` the httpx exception).
-Neither the token nor request bodies (which hold passwords) ever reach an exception message or
-a log line.
+It connects with ``ConnectionSettings`` (``reconciler.settings``), sends every request with
+exactly one ``LD-API-Version: beta`` header and the raw token, retries 429, 5xx and connection
+failures as ``reconciler.retry`` decides, paces requests to spend LaunchDarkly's rate-limit
+budget evenly (``reconciler.pacing``), resolves creates and patches whose failed attempt may
+nevertheless have been applied, parses responses into ``LiveStore`` values, and translates every
+failure into ``ApiError``/``ConflictError``/``TransportError`` (``raise ... from`` the httpx
+exception). Neither the token nor request bodies (which hold passwords) ever reach an exception
+message or a log line (``reconciler.redact``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from reconciler import __version__
-from reconciler.errors import ApiError, ConfigError, ConflictError, PlanError, TransportError
+from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
 from reconciler.model import LiveStore
 from reconciler.pacing import Pacer
-from reconciler.wire import Malformed, as_float, as_int, parse_full, parse_list
+from reconciler.redact import REDACTED, describe, redact, request_secrets
+from reconciler.retry import (
+    DEFAULT_RETRY,
+    MIN_RATE_LIMIT_WAIT,
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    backoff,
+    patch_already_applied,
+    rate_limit_wait,
+)
+from reconciler.settings import (
+    DEFAULT_API_HOST,
+    HOST_VAR,
+    TOKEN_VARS,
+    ConnectionSettings,
+    normalise_api_host,
+    settings_from_env,
+)
+from reconciler.wire import Malformed, parse_full, parse_list
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_API_HOST",
+    "DEFAULT_RETRY",
+    "DEFAULT_USER_AGENT",
+    "HOST_VAR",
+    "MIN_RATE_LIMIT_WAIT",
+    "PATH_PARAMS",
+    "REDACTED",
+    "RETRYABLE_STATUSES",
+    "TOKEN_VARS",
+    "Client",
+    "ConnectionSettings",
+    "RetryPolicy",
+    "normalise_api_host",
+    "settings_from_env",
+]
 
 API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
-DEFAULT_API_HOST = "https://app.launchdarkly.com"
-TOKEN_VARS = ("LAUNCHDARKLY_ACCESS_TOKEN", "LD_ACCESS_TOKEN")
-HOST_VAR = "LAUNCHDARKLY_API_HOST"
 DEFAULT_USER_AGENT = f"reconciler/{__version__}"
 PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integrationId}")
-RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-MIN_RATE_LIMIT_WAIT = 0.05
-REDACTED = "(redacted)"
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
-
-_TOKEN_LIKE = re.compile(r"\b(?:api|sdk|mob)-[0-9A-Za-z-]{8,}")
-_SECRET_KEY = re.compile(r"password|secret|token|externalid", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """Where LaunchDarkly is and how to authenticate; ``repr`` never shows the token."""
-
-    api_host: str
-    token: str = field(repr=False)
-
-
-def settings_from_env(env: Mapping[str, str], *, api_host: str | None = None) -> ConnectionSettings:
-    """The token from ``env``; the host from ``api_host``, else ``env``, else the default."""
-    token = next((env[v].strip() for v in TOKEN_VARS if env.get(v, "").strip()), "")
-    if not token:
-        raise ConfigError(
-            "no LaunchDarkly access token: set LAUNCHDARKLY_ACCESS_TOKEN (or LD_ACCESS_TOKEN)"
-            " to a personal or service access token"
-        )
-    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
-        raise ConfigError(
-            "the LaunchDarkly access token holds whitespace or non-ASCII characters;"
-            " check LAUNCHDARKLY_ACCESS_TOKEN / LD_ACCESS_TOKEN"
-        )
-    host = api_host or env.get(HOST_VAR, "").strip() or DEFAULT_API_HOST
-    return ConnectionSettings(api_host=normalise_api_host(host), token=token)
-
-
-def normalise_api_host(url: str) -> str:
-    """``url`` without a trailing slash; refuses non-http(s) URLs and plain http off loopback."""
-    text = url.strip()
-    shown = repr(text) if "@" not in text else "(a URL with credentials)"
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise ConfigError(f"API host {shown} is not a valid URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"API host {shown} is not an http(s) URL such as {DEFAULT_API_HOST}")
-    if parts.username is not None or parts.query or parts.fragment:
-        raise ConfigError(f"API host {shown} must not hold credentials, a query or a fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"refusing plain http:// API host {shown}: the access token would travel"
-            " unencrypted; use https:// (http is allowed only for 127.0.0.1, ::1 or localhost)"
-        )
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
-
-
-def _is_loopback(hostname: str) -> bool:
-    try:
-        return hostname == "localhost" or ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how long to retry 429, 5xx and connection failures."""
-
-    max_attempts: int = 8
-    base_delay: float = 0.2
-    max_delay: float = 10.0
-    max_rate_limit_wait: float = 60.0
-    jitter: float = 0.1
-
-
-DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +211,7 @@ class Client:
     ) -> LiveStore:
         """Create a store; see the class docstring for how an ambiguous failure is resolved."""
         path = _path(project, environment, integration_key)
-        req = _Req("POST", path, address, dict(body), _secrets(body))
+        req = _Req("POST", path, address, dict(body), request_secrets(body))
         known, name = frozenset(known_ids), body.get("name")
 
         def adopt_if_created() -> None:
@@ -283,11 +239,11 @@ class Client:
         """Apply a JSON Patch; see the class docstring for how a retried PATCH is resolved."""
         path = _path(project, environment, integration_key, store_id)
         body = [dict(op) for op in patch]
-        req = _Req("PATCH", path, address, body, _secrets(body))
+        req = _Req("PATCH", path, address, body, request_secrets(body))
         response, ambiguous = self._call(req)
         if response.status_code == 409 and ambiguous:
             live = self.get_store(project, environment, integration_key, store_id, address=address)
-            if _patch_already_applied(live, patch):
+            if patch_already_applied(live, patch):
                 log.info("%s: an earlier PATCH attempt was applied; 409 on retry is ok", address)
                 return live
         return self._parse(req, response, parse_full)
@@ -326,7 +282,7 @@ class Client:
             try:
                 response = self._send(req, content, headers)
             except httpx.TransportError as exc:
-                reason = self._redact(_describe(exc), req.secrets)
+                reason = self._redact(describe(exc), req.secrets)
                 if attempt >= limit:
                     raise TransportError(
                         f"could not reach LaunchDarkly at {self._host}: {reason}"
@@ -335,7 +291,7 @@ class Client:
                 delay, failed_ambiguously = self._backoff(attempt), True
                 log.warning("%s %s failed (%s); retrying in %.2f s", method, path, reason, delay)
             except httpx.HTTPError as exc:
-                reason = self._redact(_describe(exc), req.secrets)
+                reason = self._redact(describe(exc), req.secrets)
                 raise TransportError(f"request to LaunchDarkly failed: {reason}") from exc
             else:
                 status = response.status_code
@@ -369,25 +325,10 @@ class Client:
         return response
 
     def _backoff(self, attempt: int) -> float:
-        policy = self._retry
-        delay = min(policy.max_delay, policy.base_delay * 2.0 ** min(attempt - 1, 60))
-        return delay + self._jitter(delay)
+        return backoff(self._retry, attempt, self._rng)
 
     def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
-        """``Retry-After`` seconds, else until ``X-Ratelimit-Reset`` (epoch ms). A negative wait
-        (clock skew) counts by its absolute value (API-NOTES §5); clamped, then jittered."""
-        now = self._clock()
-        wait = _retry_after(response.headers.get("Retry-After"), now)
-        if wait is None:
-            reset = as_float(response.headers.get("X-Ratelimit-Reset"))
-            wait = None if reset is None else abs(reset / 1000.0 - now)
-        if wait is None:
-            return self._backoff(attempt)
-        wait = min(max(wait, MIN_RATE_LIMIT_WAIT), self._retry.max_rate_limit_wait)
-        return wait + self._jitter(wait)
-
-    def _jitter(self, delay: float) -> float:
-        return delay * self._retry.jitter * self._rng.random()
+        return rate_limit_wait(self._retry, response.headers, attempt, self._clock(), self._rng)
 
     def _find_created(
         self, project: str, env: str, key: str, name: object, known: frozenset[str], address: str
@@ -440,18 +381,11 @@ class Client:
         )
 
     def _redact(self, text: str, secrets: Collection[str] = ()) -> str:
-        for secret in (self._token, *secrets):
-            text = text.replace(secret, REDACTED) if secret else text
-        return _TOKEN_LIKE.sub(REDACTED, text)
+        return redact(text, (self._token, *secrets))
 
 
 def _path(*segments: str) -> str:
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _error_details(response: httpx.Response) -> tuple[str, str]:
@@ -464,50 +398,3 @@ def _error_details(response: httpx.Response) -> tuple[str, str]:
         return "", ""
     code, message = data.get("code"), data.get("message")
     return (str(code) if code else "", str(message)[:500] if message else "")
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date), by absolute value."""
-    if value is None:
-        return None
-    seconds = as_float(value)
-    if seconds is None:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError, IndexError):
-            return None
-    return abs(seconds)
-
-
-def _patch_already_applied(live: LiveStore, patch: Sequence[Mapping[str, object]]) -> bool:
-    """Whether ``live`` is exactly what ``patch`` makes of the version it tests."""
-    tests = [
-        as_int(op.get("value"))
-        for op in patch
-        if (op.get("op"), op.get("path")) == ("test", "/version")
-    ]
-    if len(tests) != 1 or tests[0] is None or live.version != tests[0] + 1:
-        return False
-    observed: dict[str, object] = {"/name": live.name, "/on": live.on, "/tags": sorted(live.tags)}
-    for op in patch:
-        path, value = op.get("path"), op.get("value")
-        if op.get("op") in ("add", "replace") and isinstance(path, str) and path in observed:
-            wanted = sorted(str(t) for t in value) if isinstance(value, list) else value
-            if observed[path] != wanted:
-                return False
-    return True
-
-
-def _secrets(value: object, key: str = "") -> tuple[str, ...]:
-    """Strings under secret-looking keys (``password``, ``externalId``, ...) of a request body,
-    including patch ops on such paths, so that error text the server echoes can be redacted."""
-    if isinstance(value, str):
-        return (value,) if len(value) >= 4 and _SECRET_KEY.search(key) else ()
-    if isinstance(value, Mapping):
-        path = str(value.get("path", ""))
-        return tuple(
-            s for k, v in value.items() for s in _secrets(v, path if k == "value" else str(k))
-        )
-    if isinstance(value, list):
-        return tuple(s for v in value for s in _secrets(v, key))
-    return ()

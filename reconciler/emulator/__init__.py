@@ -4,9 +4,10 @@ A real HTTP server (werkzeug) implementing the five beta operations under
 ``/api/v2/integration-capabilities/big-segment-store`` as LaunchDarkly's OpenAPI contract and
 ``shared/launchdarkly/API-NOTES.md`` describe them, quirks included, with a side door under
 ``/__emulator`` for seeding and inspection, rate limiting and fault injection. Modules:
-``state`` (the account), ``rules`` (LaunchDarkly's body rules), ``seed`` (seed files), ``app``
-(WSGI routes), ``sidedoor``, ``contract`` (OpenAPI validation), ``limits``, ``faults`` and
-``server`` (``EmulatorServer``, ``run``).
+``state`` (the account; ``records`` and ``account`` hold its records and settings),
+``dataplane`` (optional Redis synchronisation), ``rules`` (LaunchDarkly's body rules), ``seed``
+(seed files), ``app`` (WSGI routes), ``sidedoor``, ``contract`` (OpenAPI validation),
+``limits``, ``faults`` and ``server`` (``EmulatorServer``, ``run``).
 """
 
 from __future__ import annotations

@@ -5,106 +5,55 @@ It keeps stores unmasked, masks secrets when it renders them for the API, bumps 
 every change, computes ``_status`` (or returns one set through the side door), and records the
 request log and any contract violations the app detects. All access goes through one re-entrant
 lock, so the threaded server and a test thread can use it at once. Nothing is written to disk.
+Its account settings (tokens, projects, client-side IDs) live in ``reconciler.emulator.account``,
+its records and their renderings in ``reconciler.emulator.records``.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
+from reconciler.emulator.account import AccountData, AccountSettings, derived_client_side_id
+from reconciler.emulator.records import (
+    RequestRecord,
+    StatusProvider,
+    Store,
+    render_store,
+    store_seed,
+    store_status,
+)
 from reconciler.emulator.rules import (
     ApiProblem,
     check_patch,
     check_status,
     invalid,
-    mask_config,
-    store_links,
     validate_config,
     validate_fields,
 )
 from reconciler.integrations import FIELDS
 
+__all__ = [
+    "ID_RE",
+    "EmulatorState",
+    "RequestRecord",
+    "StatusProvider",
+    "Store",
+    "derived_client_side_id",
+]
+
 ID_RE = re.compile(r"^[0-9a-f]{24}$")
 
-StatusProvider = Callable[["Store"], "dict[str, Any] | None"]
-"""Computes a store's ``_status`` (``None``: use the built-in computation); the data plane
-installs one (``reconciler.emulator.dataplane``)."""
 
-
-def derived_client_side_id(project: str, environment: str) -> str:
-    """The emulator's deterministic stand-in for an environment's client-side ID: 24 hex
-    characters derived from the project and environment keys."""
-    return hashlib.sha256(f"{project}/{environment}".encode()).hexdigest()[:24]
-
-
-@dataclass(slots=True)
-class Store:
-    """One big segment store integration, secrets unmasked. ``status`` overrides the computed
-    ``_status`` when set."""
-
-    id: str
-    project: str
-    environment: str
-    integration_key: str
-    name: str
-    on: bool
-    tags: list[str]
-    config: dict[str, Any]
-    version: int = 1
-    status: dict[str, Any] | None = None
-    last_sync_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One API request as the emulator saw it (``status`` is ``None`` for a dropped one)."""
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, list[str]]
-    body: Any
-    status: int | None
-    fault: str | None
-    latency_ms: int
-    time_ms: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": self.headers,
-            "body": self.body,
-            "status": self.status,
-            "fault": self.fault,
-            "latencyMs": self.latency_ms,
-            "timeMs": self.time_ms,
-        }
-
-
-@dataclass(slots=True)
-class _Data:
-    tokens: list[str] | None = None
-    revoked_tokens: set[str] = field(default_factory=set)
-    projects: dict[str, list[str]] = field(default_factory=dict)
-    client_side_ids: dict[tuple[str, str], str] = field(default_factory=dict)
-    stores: dict[str, Store] = field(default_factory=dict)
-    entitlement: bool = True
-    unique_names: bool = False
-
-
-class EmulatorState:
+class EmulatorState(AccountSettings):
     """Tokens, projects and stores of one emulated account, plus logs. Thread-safe.
 
     ``tokens=None`` accepts any token that starts with ``api-``; revoked tokens never pass.
@@ -123,7 +72,7 @@ class EmulatorState:
         self.lock = threading.RLock()
         self.clock: Callable[[], float] = clock or time.time
         self._rng = rng or random.Random()
-        self._data = _Data(
+        self._data = AccountData(
             tokens=list(tokens) if tokens is not None else None,
             projects={k: list(v) for k, v in (projects or {}).items()},
             entitlement=entitlement,
@@ -133,80 +82,6 @@ class EmulatorState:
         self.contract_violations: list[str] = []
         self.status_provider: StatusProvider | None = None
         self.on_store_change: Callable[[Store], None] | None = None
-
-    # -- account settings --------------------------------------------------------------
-
-    @property
-    def entitlement(self) -> bool:
-        return self._data.entitlement
-
-    @entitlement.setter
-    def entitlement(self, value: bool) -> None:
-        with self.lock:
-            self._data.entitlement = value
-
-    @property
-    def unique_names(self) -> bool:
-        """When true, a create that repeats a name in its environment is a 409."""
-        return self._data.unique_names
-
-    @unique_names.setter
-    def unique_names(self, value: bool) -> None:
-        with self.lock:
-            self._data.unique_names = value
-
-    def set_tokens(self, tokens: Iterable[str] | None) -> None:
-        """Accept exactly these tokens (``None``: any token starting with ``api-``)."""
-        with self.lock:
-            self._data.tokens = list(tokens) if tokens is not None else None
-
-    def revoke_token(self, token: str) -> None:
-        with self.lock:
-            self._data.revoked_tokens.add(token)
-
-    def token_accepted(self, token: str | None) -> bool:
-        with self.lock:
-            data = self._data
-            if not token or token in data.revoked_tokens:
-                return False
-            return token in data.tokens if data.tokens is not None else token.startswith("api-")
-
-    def add_project(
-        self,
-        key: str,
-        environments: Iterable[str],
-        client_side_ids: Mapping[str, str] | None = None,
-    ) -> None:
-        """Add a project, or environments to an existing one. ``client_side_ids`` (environment
-        key -> ID) overrides the derived client-side IDs of some environments."""
-        with self.lock:
-            envs = self._data.projects.setdefault(key, [])
-            envs.extend(e for e in environments if e not in envs)
-            for env, client_side_id in (client_side_ids or {}).items():
-                self._data.client_side_ids[(key, env)] = client_side_id
-
-    def client_side_id(self, project: str, environment: str) -> str:
-        """The environment's client-side ID, which LaunchDarkly's SDKs (and the data plane) use
-        as the key prefix of a persistent store: the seeded one, else ``derived_client_side_id``.
-        ``KeyError`` for an unknown environment."""
-        with self.lock:
-            if not self.has_environment(project, environment):
-                raise KeyError(f"{project}/{environment}")
-            found = self._data.client_side_ids.get((project, environment))
-            return found or derived_client_side_id(project, environment)
-
-    def client_side_ids(self) -> dict[tuple[str, str], str]:
-        """Every environment's client-side ID, by ``(project, environment)``."""
-        with self.lock:
-            return {
-                (project, env): self.client_side_id(project, env)
-                for project, envs in self._data.projects.items()
-                for env in envs
-            }
-
-    def has_environment(self, project: str, environment: str) -> bool:
-        with self.lock:
-            return environment in self._data.projects.get(project, ())
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -221,36 +96,14 @@ class EmulatorState:
                     return candidate
 
     def status_of(self, store: Store) -> dict[str, Any]:
-        if store.status is not None:
-            return copy.deepcopy(store.status)
-        if self.status_provider is not None:
-            provided = self.status_provider(store)
-            if provided is not None:
-                return provided
-        status: dict[str, Any] = {"available": store.on, "potentiallyStale": False}
-        if store.on and store.last_sync_ms is not None:
-            status["lastSync"] = store.last_sync_ms
-        return status
+        return store_status(store, self.status_provider)
 
     def render(self, store: Store, *, with_config: bool, masked: bool = True) -> dict[str, Any]:
         """A store as the API returns it (``with_config`` for single-store answers)."""
         with self.lock:
-            out: dict[str, Any] = {
-                "_links": store_links(store),
-                "_id": store.id,
-                "integrationKey": store.integration_key,
-                "projectKey": store.project,
-                "environmentKey": store.environment,
-                "name": store.name,
-                "on": store.on,
-                "tags": list(store.tags),
-                "version": store.version,
-                "_status": self.status_of(store),
-            }
-            if with_config:
-                cfg = copy.deepcopy(store.config)
-                out["config"] = mask_config(store.integration_key, cfg) if masked else cfg
-            return out
+            return render_store(
+                store, self.status_of(store), with_config=with_config, masked=masked
+            )
 
     # -- the API operations ----------------------------------------------------------------
 
@@ -460,18 +313,7 @@ class EmulatorState:
     def export_store(self, store: Store) -> dict[str, Any]:
         """One store, unmasked, in seed format."""
         with self.lock:
-            return {
-                "id": store.id,
-                "project": store.project,
-                "environment": store.environment,
-                "integrationKey": store.integration_key,
-                "name": store.name,
-                "on": store.on,
-                "tags": list(store.tags),
-                "config": copy.deepcopy(store.config),
-                "version": store.version,
-                "status": copy.deepcopy(store.status),
-            }
+            return store_seed(store)
 
     def remove_store(self, store_id: str) -> None:
         """Delete a store out of band; ``KeyError`` if unknown."""
