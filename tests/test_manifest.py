@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from reconciler import yamlpos
 from reconciler.errors import ManifestError
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE
 from reconciler.manifest import LoadResult, load_manifests, manifest_schema
@@ -17,6 +18,7 @@ from reconciler.model import SENSITIVE, IgnoreRule, Location, Secret
 from reconciler.yamlpos import load_documents
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 ENV = {
     "REDIS_PAYMENTS_PASSWORD": "pw-from-env",
     "LD_EXTERNAL_ID": "3c1f5b0e-external-id",
@@ -279,6 +281,69 @@ def test_malformed_yaml_is_one_problem_at_the_parsers_position() -> None:
     (problem,) = problems_of("malformed.yaml")
 
     assert problem.startswith("malformed.yaml:5:4: invalid YAML: ")
+
+
+def test_a_character_yaml_forbids_is_one_problem_at_its_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "bell.yaml").write_text("project: payments\nstores:\n  - name: a\x07b\n", "utf-8")
+
+    with pytest.raises(ManifestError) as caught:
+        load_manifests([tmp_path], env={})
+
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column, problem.message) == (
+        3, 12, "invalid YAML: character #x0007 is not allowed",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("project: a\nstores:\n\t- x\n", "found character '\\t' that cannot start any token"),
+        ("project: *nope\n", "found undefined alias 'nope'"),
+    ],
+)
+def test_syntax_errors_keep_the_pure_parsers_wording(text: str, detail: str) -> None:
+    """libyaml parses; a file it rejects is read again by the pure parser, which names the
+    offending character or alias."""
+    _, problems = load_documents(text, "f.yaml")
+
+    assert [p.message for p in problems] == [f"invalid YAML: {detail}"]
+
+
+UNICODE_MANIFEST = """\
+project: zahlungen
+defaults: &d {tags: ["équipe:paiements", "チーム:決済"]}
+stores:
+  - {environment: prod, integrationKey: redis, name: "Zahlungsverkehr — Produktion",
+     config: {host: "rédis.example", port: 6379}}
+  - <<: *d
+    environment: qa   # ein Kommentar mit Ümlauten
+    name: "ü"
+---
+project: other
+"""
+
+
+def test_the_libyaml_and_pure_parsers_read_every_manifest_alike() -> None:
+    """Values, value positions and key positions agree for every fixture and example that
+    parses, so switching parsers changes no location any message names."""
+    pure, fast = yamlpos._PureLoader, yamlpos._FastLoader
+    assert fast is not pure, "PyYAML without libyaml: the fast path is not under test"
+    files = sorted(FIXTURES.rglob("*.yaml")) + sorted(EXAMPLES.rglob("*.yaml"))
+    texts = [(str(path), path.read_text("utf-8")) for path in files]
+    texts.append(("unicode.yaml", UNICODE_MANIFEST))
+    compared = 0
+    for path, text in texts:
+        with_fast = yamlpos._load(fast, text, str(path))
+        with_pure = yamlpos._load(pure, text, str(path))
+        if with_pure[2]:  # malformed on purpose
+            continue
+        assert [(d.data, d.values, d.keys) for d in with_fast[0]] == [
+            (d.data, d.values, d.keys) for d in with_pure[0]
+        ], path
+        assert with_fast[1] == with_pure[1], path
+        compared += 1
+    assert compared > 20
 
 
 def test_problems_of_several_files_are_reported_together() -> None:
