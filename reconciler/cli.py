@@ -9,6 +9,7 @@ exit code and is what tests call; ``main_entry`` is the console script.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     def connection(p: argparse.ArgumentParser) -> None:
         p.add_argument("--api-host", help="LaunchDarkly API URL (else $LAUNCHDARKLY_API_HOST)")
         p.add_argument("--owner-tag", default=DEFAULT_OWNER_TAG, help="the ownership tag")
-        p.add_argument("--parallelism", type=_positive, default=16, help="concurrent requests")
+        p.add_argument("--parallelism", type=_positive, default=32, help="concurrent requests")
         p.add_argument(
             "--max-attempts", type=_positive, default=8, help="tries per request (retries + 1)"
         )
@@ -186,8 +187,29 @@ def _configure_logging(verbosity: int, stream: TextIO) -> None:
     root.propagate = False
 
 
+# The cyclic collector's default first-generation threshold (700 allocations) makes a plan of
+# 10,000 stores trigger thousands of collections, each older-generation one walking a heap that
+# grows with the plan: plan time then grows faster than the store count. A short-lived batch
+# process can afford fewer, larger collections (mypy makes the same trade).
+GC_THRESHOLDS = (200_000, 30, 30)
+
+
+def tune_gc_for_batch() -> None:
+    """Set the collector thresholds the console script runs with (``GC_THRESHOLDS``)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main_entry() -> NoReturn:
+    tune_gc_for_batch()
     sys.exit(main())
 
 
-__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "build_parser", "main", "main_entry"]
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "build_parser",
+    "main",
+    "main_entry",
+    "tune_gc_for_batch",
+]
