@@ -119,6 +119,8 @@ class Client:
 
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
+    ``connections`` is how many idle connections the pool keeps open: the CLI passes its
+    ``--parallelism``.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class Client:
         rng: random.Random | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         pacing: bool = True,
+        connections: int = 16,
     ) -> None:
         self._host = settings.api_host
         self._token = settings.token
@@ -152,6 +155,8 @@ class Client:
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             headers=headers,
+            # Keep one open connection per worker, so none reconnects between its requests.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
         )
 
     def close(self) -> None:

@@ -90,7 +90,11 @@ def validate(args: argparse.Namespace, io: IO) -> int:
 
 
 def _client(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
-    return Client(settings, retry=RetryPolicy(max_attempts=args.max_attempts))
+    return Client(
+        settings,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+        connections=args.parallelism,
+    )
 
 
 def _read(
