@@ -136,14 +136,16 @@ def memory_scenario(stores: int) -> dict[str, Any]:
     }
 
 
-def growth_scenario(sizes: Sequence[int], *, repeats: int = 3) -> dict[str, Any]:
-    """Build + JSON seconds per entry at each size (median of ``repeats``), as the CLI runs it
+def growth_scenario(sizes: Sequence[int], *, entries: int = 30_000) -> dict[str, Any]:
+    """Build + JSON seconds per entry at each size (median of enough passes to plan about
+    ``entries`` entries, at least 3, so small sizes are not one noisy blip), as the CLI runs it
     and, to tell the planner's own growth from the cyclic garbage collector's (whose full
     collections walk a heap that grows with the plan), with the collector paused."""
     points = []
     for size in sizes:
         desired, live = synthetic_state(size)
-        point: dict[str, Any] = {"stores": size}
+        repeats = max(3, entries // size)
+        point: dict[str, Any] = {"stores": size, "passes": repeats}
         for key, collect in (("", True), ("_gc_paused", False)):
             times = []
             for _ in range(repeats):

@@ -24,8 +24,8 @@ def test_the_cpu_scenario_plans_the_80_10_5_5_split() -> None:
 
 
 def test_growth_and_table_run_at_tiny_sizes() -> None:
-    result = growth_scenario((40, 80), repeats=1)
-    assert [p["stores"] for p in result["points"]] == [40, 80]
+    result = growth_scenario((40, 80), entries=160)
+    assert [(p["stores"], p["passes"]) for p in result["points"]] == [(40, 4), (80, 3)]
     table = format_table([Row("cpu", "total", "0.1 s", "< 1 s", True), Row("x", "y", "z")])
     assert "ok" in table and "MISSED" not in table
 
