@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--seed", metavar="FILE", help="seed file (YAML or JSON)")
+    p.add_argument(
+        "--state-file",
+        metavar="FILE",
+        help="keep the account in FILE across restarts (holds secrets; written 0600)",
+    )
     p.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
     p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 5xx")
     p.add_argument("--drop-rate", type=float, default=0.0, help="probability of a dropped call")

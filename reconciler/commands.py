@@ -345,6 +345,7 @@ def emulator(args: argparse.Namespace, io: IO) -> int:
         sync_interval=args.sync_interval,
         dataplane_any_host=args.dataplane_any_host,
         validate_contract=not args.no_validate,
+        state_file=args.state_file,
     )
     return EXIT_OK
 

@@ -24,7 +24,7 @@ from reconciler.emulator.contract import default_validator
 from reconciler.emulator.dataplane import DEFAULT_STALE_AFTER, DEFAULT_SYNC_INTERVAL, DataPlane
 from reconciler.emulator.faults import FaultConfig, FaultInjector, Sleep
 from reconciler.emulator.limits import Clock, RateLimitConfig, RateLimiter
-from reconciler.emulator.seed import load_seed_file
+from reconciler.emulator.persist import StateFile, initial_state
 from reconciler.emulator.state import EmulatorState
 
 POLL_SECONDS = 0.02
@@ -61,12 +61,15 @@ class EmulatorServer:
         sync_interval: float | None = DEFAULT_SYNC_INTERVAL,
         stale_after: float = DEFAULT_STALE_AFTER,
         dataplane_any_host: bool = False,
+        state_file: Path | None = None,
     ) -> None:
         """``dataplane=True`` synchronises ``on`` Redis stores into the Redis they name (see
         ``reconciler.emulator.dataplane``): in a background thread every ``sync_interval``
         seconds while the server runs, or only through ``server.dataplane.sync_now()`` when
         ``sync_interval`` is ``None`` (tests). It connects only to loopback hosts unless
-        ``dataplane_any_host``."""
+        ``dataplane_any_host``. ``state_file`` keeps the account in that file
+        (``persist.StateFile``), rewritten after each request that may change it and on
+        ``stop()``."""
         self.state = state if state is not None else EmulatorState(clock=clock)
         self.dataplane: DataPlane | None = (
             DataPlane(
@@ -86,9 +89,11 @@ class EmulatorServer:
             limiter=self.limiter,
             contract=default_validator() if validate_contract else None,
         )
+        self.state_file = StateFile(state_file, self.state) if state_file is not None else None
+        app = self.state_file.wrap(self.app) if self.state_file is not None else self.app
         handler = _QuietHandler if quiet else type("_Handler", (WSGIRequestHandler,), {})
         self._server: BaseWSGIServer = make_server(
-            host, port, self.app, threaded=True, request_handler=handler
+            host, port, app, threaded=True, request_handler=handler
         )
         self._thread: threading.Thread | None = None
 
@@ -128,6 +133,8 @@ class EmulatorServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        if self.state_file is not None:
+            self.state_file.save()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -159,12 +166,16 @@ def run(
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
     stale_after: float = DEFAULT_STALE_AFTER,
     dataplane_any_host: bool = False,
+    state_file: str | Path | None = None,
 ) -> None:
     """Serve an emulator in the foreground until Ctrl-C, logging requests to stderr.
 
     - ``host``/``port``: where to listen (``--host``, ``--port``; port 0 picks a free one).
     - ``seed_path``: a YAML/JSON seed file (``--seed``); raises ``SeedError`` if invalid.
       Without one the account is empty and accepts any token starting with ``api-``.
+    - ``state_file``: keep the account in this file (``--state-file``): start from it when it
+      exists (the seed is then ignored), rewrite it after every change. Nothing is written to
+      disk without it.
     - ``latency_ms``: delay added to every API request (``--latency-ms``).
     - ``error_rate``/``drop_rate``: probability (0..1) of a 500/502/503 answer or of a dropped
       connection per API request (``--error-rate``, ``--drop-rate``), drawn from a generator
@@ -177,7 +188,8 @@ def run(
       each environment's client-side ID, logged at startup) every ``sync_interval`` seconds;
       ``_status`` then reports what happened, stale after ``stale_after`` seconds.
     """
-    state = load_seed_file(seed_path) if seed_path is not None else EmulatorState()
+    state_path = Path(state_file) if state_file is not None else None
+    state = initial_state(state_path, seed_path)
     limits = RateLimitConfig()
     if rate_limit_route is not None or rate_limit_global is not None:
         limits = RateLimitConfig(
@@ -206,8 +218,17 @@ def run(
         sync_interval=sync_interval,
         stale_after=stale_after,
         dataplane_any_host=dataplane_any_host,
+        state_file=state_path,
     )
     print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
+    if server.state_file is not None:
+        resumed = state_path is not None and state_path.exists()
+        print(
+            f"state file {state_path}: {'resumed from it' if resumed else 'created'}"
+            + (" (--seed ignored)" if resumed and seed_path is not None else ""),
+            file=sys.stderr,
+        )
+        server.state_file.save()
     if server.dataplane is not None:
         logging.getLogger("reconciler.emulator.dataplane").addHandler(
             logging.StreamHandler(sys.stderr)
