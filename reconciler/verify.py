@@ -131,6 +131,19 @@ class Findings:
     def add(self, kind: str, ok: bool, message: str) -> None:
         self.checks.append(Check(self.address, ok, kind, scrub(message, self.secrets)))
 
+    def add_marker(self, ms: int, now: float, max_age: float, label: str = "") -> float:
+        """Add the ``marker`` check for a synchronisation time of ``ms`` (Unix ms): fresh when
+        at most ``max_age`` seconds old at ``now``. Returns the age in seconds."""
+        age = now - ms / 1000
+        fresh = age <= max_age
+        verdict = "" if fresh else f" (stale: older than {max_age:.0f} s)"
+        self.add(
+            "marker",
+            fresh,
+            f"{label}LaunchDarkly last synchronised at {iso_ms(ms)}, {describe_age(age)}{verdict}",
+        )
+        return age
+
     def report(self, integration_key: str) -> StoreReport:
         return StoreReport(
             address=self.address,

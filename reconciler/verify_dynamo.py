@@ -35,9 +35,7 @@ from reconciler.verify import (
     DYNAMODB_SORT_KEY,
     DYNAMODB_SYNC_ATTR,
     Findings,
-    describe_age,
     dynamodb_metadata_key,
-    iso_ms,
     plain,
 )
 
@@ -184,12 +182,4 @@ def verify_dynamodb(
     except ValueError:
         findings.add("marker", False, f"{DYNAMODB_SYNC_ATTR} holds {raw!r}, not Unix ms")
         return
-    age = now() - ms / 1000
-    fresh = age <= max_marker_age
-    verdict = "" if fresh else f" (stale: older than {max_marker_age:.0f} s)"
-    findings.add(
-        "marker",
-        fresh,
-        f"LaunchDarkly last synchronised at {iso_ms(ms)}, {describe_age(age)}{verdict}",
-    )
-    findings.marker_age = age
+    findings.marker_age = findings.add_marker(ms, now(), max_marker_age)

@@ -30,7 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from reconciler.model import DesiredStore
-from reconciler.verify_text import describe_age, iso_ms, plain, scrub
+from reconciler.verify_text import plain, scrub
 
 if TYPE_CHECKING:
     from reconciler.verify import Findings
@@ -157,15 +157,7 @@ def _check_marker(
     if ms is None:
         findings.add("marker", False, f"{label}{key} holds {raw!r}, not a Unix-millisecond time")
         return None
-    age = now - ms / 1000
-    fresh = age <= max_age
-    verdict = "" if fresh else f" (stale: older than {max_age:.0f} s)"
-    findings.add(
-        "marker",
-        fresh,
-        f"{label}LaunchDarkly last synchronised at {iso_ms(ms)}, {describe_age(age)}{verdict}",
-    )
-    return age
+    return findings.add_marker(ms, now, max_age, label)
 
 
 def verify_redis(
