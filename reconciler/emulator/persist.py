@@ -45,8 +45,10 @@ class StateFile:
         self._lock = threading.Lock()
 
     def save(self) -> None:
-        text = json.dumps(self.state.snapshot(), indent=2, sort_keys=True) + "\n"
+        # Snapshot under the writer's lock: two requests saving at once must not let the older
+        # snapshot land last.
         with self._lock:
+            text = json.dumps(self.state.snapshot(), indent=2, sort_keys=True) + "\n"
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
             try:

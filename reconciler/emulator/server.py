@@ -189,6 +189,7 @@ def run(
       ``_status`` then reports what happened, stale after ``stale_after`` seconds.
     """
     state_path = Path(state_file) if state_file is not None else None
+    resumed = state_path is not None and state_path.exists()
     state = initial_state(state_path, seed_path)
     limits = RateLimitConfig()
     if rate_limit_route is not None or rate_limit_global is not None:
@@ -222,7 +223,6 @@ def run(
     )
     print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
     if server.state_file is not None:
-        resumed = state_path is not None and state_path.exists()
         print(
             f"state file {state_path}: {'resumed from it' if resumed else 'created'}"
             + (" (--seed ignored)" if resumed and seed_path is not None else ""),
