@@ -19,6 +19,7 @@ from typing import NoReturn, TextIO
 from reconciler import __version__
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError, UsageError
 from reconciler.model import DEFAULT_OWNER_TAG
+from reconciler.netlimits import DEFAULT_TIMEOUT
 
 log = logging.getLogger("reconciler")
 
@@ -50,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--max-attempts", type=_positive, default=8, help="tries per request (retries + 1)"
         )
+        p.add_argument(
+            "--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+            help="overall deadline of each request: connect, headers and body"
+            f" (default {DEFAULT_TIMEOUT:g})",
+        )  # fmt: skip
 
     def output(p: argparse.ArgumentParser) -> None:
         p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -145,6 +151,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 86400 seconds")
     return value
 
 

@@ -27,7 +27,19 @@ import httpx
 
 from reconciler import __version__
 from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
+from reconciler.http_deadline import deadline_scope, install
 from reconciler.model import LiveStore
+from reconciler.netlimits import (
+    DEFAULT_LIMITS,
+    BodyReader,
+    BodyTooLarge,
+    Deadline,
+    DeadlineExceeded,
+    NetLimits,
+    decode_json,
+    describe_size,
+    excerpt,
+)
 from reconciler.pacing import Pacer
 from reconciler.redact import REDACTED, describe, redact, request_secrets
 from reconciler.retry import (
@@ -129,15 +141,16 @@ class Client:
         *,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         pacing: bool = True,
         connections: int = 16,
+        limits: NetLimits = DEFAULT_LIMITS,
     ) -> None:
         self._host = settings.api_host
+        self._limits = limits
         self._token = settings.token
         self._retry = retry
         self._sleep = sleep
@@ -152,12 +165,13 @@ class Client:
         self._http = httpx.Client(
             base_url=settings.api_host,
             transport=transport,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(limits.timeout),
             follow_redirects=False,
             headers=headers,
             # Keep one open connection per worker, so none reconnects between its requests.
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
         )
+        install(self._http)  # connect, TLS, headers and body all end at the attempt's deadline
 
     def close(self) -> None:
         self._http.close()
@@ -272,14 +286,17 @@ class Client:
 
     def _call(
         self, req: _Req, *, before_retry: Callable[[], None] | None = None
-    ) -> tuple[httpx.Response, bool]:
-        """Send with retries. Returns the final response (any status but a retried one) and
-        whether some attempt failed in a way that may have been applied (5xx, transport)."""
+    ) -> tuple[_Answer, bool]:
+        """Send with retries. Returns the final answer (any status but a retried one) and
+        whether some attempt failed in a way that may have been applied (5xx, transport).
+        Refused connections, DNS and TLS failures, timeouts and oversized bodies are not
+        retried; no retry starts once the sequence would outlast ``NetLimits.retry_budget``."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
         headers = None if body is None else {"Content-Type": "application/json"}
         method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
-        ambiguous, attempt = False, 0
+        budget = max(self._limits.retry_budget, self._limits.timeout)
+        ambiguous, attempt, started = False, 0, self._clock()
         while True:
             attempt += 1
             with self._lock:
@@ -288,16 +305,16 @@ class Client:
                 response = self._send(req, content, headers)
             except httpx.TransportError as exc:
                 reason = self._redact(describe(exc), req.secrets)
-                if attempt >= limit:
-                    raise TransportError(
-                        f"could not reach LaunchDarkly at {self._host}: {reason}"
-                        f" (after {attempt} attempt{'s' if attempt != 1 else ''})"
-                    ) from exc
+                out_of_time = self._clock() - started >= budget
+                if attempt >= limit or out_of_time or _fails_fast(exc):
+                    raise self._unreachable(req, exc, reason, attempt) from exc
                 delay, failed_ambiguously = self._backoff(attempt), True
                 log.warning("%s %s failed (%s); retrying in %.2f s", method, path, reason, delay)
             except httpx.HTTPError as exc:
                 reason = self._redact(describe(exc), req.secrets)
-                raise TransportError(f"request to LaunchDarkly failed: {reason}") from exc
+                raise TransportError(
+                    f"request to LaunchDarkly at {self._host} failed: {reason}"
+                ) from exc
             else:
                 status = response.status_code
                 log.debug("%s %s -> %d (attempt %d)", method, path, status, attempt)
@@ -305,10 +322,15 @@ class Client:
                     return response, ambiguous
                 if status == 429:
                     delay, failed_ambiguously = self._rate_limit_wait(response, attempt), False
+                else:
+                    delay, failed_ambiguously = self._backoff(attempt), True
+                if self._clock() - started + delay > budget:
+                    log.warning("%s %s -> %d; retry budget spent", method, path, status)
+                    return response, ambiguous
+                if status == 429:
                     self._pacer.on_rate_limited(req.route, self._clock() + delay)
                     log.info("rate limited on %s %s; waiting %.2f s", method, path, delay)
                 else:
-                    delay, failed_ambiguously = self._backoff(attempt), True
                     log.warning("%s %s -> %d; retrying in %.2f s", method, path, status, delay)
             ambiguous = ambiguous or failed_ambiguously
             with self._lock:
@@ -317,22 +339,57 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(
-        self, req: _Req, content: bytes | None, headers: dict[str, str] | None
-    ) -> httpx.Response:
+    def _unreachable(
+        self, req: _Req, exc: httpx.TransportError, reason: str, attempts: int
+    ) -> TransportError:
+        """The error for a transport failure that ends the request."""
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportError(
+                f"LaunchDarkly at {self._host} did not answer {req.method} {req.path} within"
+                f" {self._limits.timeout:g} s (--timeout)"
+            )
+        tries = f"after {attempts} attempts" if attempts > 1 else "not retried"
+        return TransportError(f"could not reach LaunchDarkly at {self._host}: {reason} ({tries})")
+
+    def _send(self, req: _Req, content: bytes | None, headers: dict[str, str] | None) -> _Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
         ticket = self._pacer.before(req.route)
-        response: httpx.Response | None = None
+        answer: _Answer | None = None
         try:
-            response = self._http.request(req.method, req.path, content=content, headers=headers)
+            answer = self._attempt(req, content, headers)
         finally:
-            self._pacer.after(ticket, None if response is None else response.headers)
-        return response
+            self._pacer.after(ticket, None if answer is None else answer.headers)
+        return answer
+
+    def _attempt(self, req: _Req, content: bytes | None, headers: dict[str, str] | None) -> _Answer:
+        """Send and read the whole answer within the deadline and the body cap."""
+        limits = self._limits
+        deadline = Deadline(limits.timeout)
+        with deadline_scope(deadline):
+            request = self._http.build_request(
+                req.method, req.path, content=content, headers=headers
+            )
+            try:
+                response = self._http.send(request, stream=True)
+                try:
+                    reader = BodyReader(deadline, limits.max_body)
+                    for chunk in response.iter_bytes():
+                        reader.add(chunk)
+                finally:
+                    response.close()
+            except DeadlineExceeded:
+                raise httpx.ReadTimeout("deadline passed", request=request) from None
+            except BodyTooLarge:
+                raise TransportError(
+                    f"LaunchDarkly at {self._host} answered {req.method} {req.path} with a body"
+                    f" larger than {describe_size(limits.max_body)}; stopped reading it"
+                ) from None
+        return _Answer(response.status_code, response.headers, reader.body())
 
     def _backoff(self, attempt: int) -> float:
         return backoff(self._retry, attempt, self._rng)
 
-    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
+    def _rate_limit_wait(self, response: _Answer, attempt: int) -> float:
         return rate_limit_wait(self._retry, response.headers, attempt, self._clock(), self._rng)
 
     def _find_created(
@@ -359,22 +416,21 @@ class Client:
             return None
         return self.get_store(project, env, key, new[0].id, address=address)
 
-    def _check(self, req: _Req, response: httpx.Response) -> None:
+    def _check(self, req: _Req, response: _Answer) -> None:
         """Raise ``ApiError`` (409: ``ConflictError``) unless the status is 2xx."""
         if not response.is_success:
             raise self._error(req, response, *_error_details(response))
 
-    def _parse(self, req: _Req, response: httpx.Response, parse: Callable[[object], T]) -> T:
+    def _parse(self, req: _Req, response: _Answer, parse: Callable[[object], T]) -> T:
         """The checked response's JSON body, parsed; a body of the wrong shape is an ApiError."""
         self._check(req, response)
         try:
-            return parse(response.json())
-        except ValueError as exc:  # not JSON, or Malformed
-            why = str(exc) if isinstance(exc, Malformed) else "not JSON"
-            message = f"the response body has an unexpected shape: {why}"
+            return parse(decode_json(response.content))
+        except Malformed as exc:
+            message = f"the response body has an unexpected shape: {exc}"
             raise self._error(req, response, "unexpected_response", message) from exc
 
-    def _error(self, req: _Req, response: httpx.Response, code: str, message: str) -> ApiError:
+    def _error(self, req: _Req, response: _Answer, code: str, message: str) -> ApiError:
         cls = ConflictError if response.status_code == 409 else ApiError
         return cls(
             status=response.status_code,
@@ -393,13 +449,40 @@ def _path(*segments: str) -> str:
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
 
 
-def _error_details(response: httpx.Response) -> tuple[str, str]:
-    """LaunchDarkly's ``code`` and ``message``; for a non-JSON body, its first 200 chars."""
+def _fails_fast(exc: httpx.TransportError) -> bool:
+    """Whether retrying cannot help: refused connections, DNS and TLS failures (all
+    ``ConnectError``) and timeouts (the attempt already spent the whole deadline)."""
+    return isinstance(exc, httpx.ConnectError | httpx.TimeoutException)
+
+
+def _error_details(response: _Answer) -> tuple[str, str]:
+    """LaunchDarkly's ``code`` and ``message``; for a non-JSON body, its first 200 chars; for
+    a redirect, where it led (never followed: the token must not travel to another host)."""
+    if 300 <= response.status_code < 400:
+        try:
+            target = httpx.URL(response.headers.get("Location", ""))
+        except httpx.InvalidURL:
+            target = httpx.URL("")
+        where = f"{target.scheme}://{target.netloc.decode()}" if target.host else "elsewhere"
+        return "redirect", f"redirects to {where}; redirects are not followed"
     try:
-        data: object = response.json()
-    except ValueError:
-        return "", " ".join(response.text.split())[:200]
+        data: object = decode_json(response.content)
+    except Malformed:
+        return "", excerpt(response.content[:4096].decode("utf-8", "replace"))
     if not isinstance(data, dict):
         return "", ""
     code, message = data.get("code"), data.get("message")
-    return (str(code) if code else "", str(message)[:500] if message else "")
+    return (str(code)[:100] if code else "", str(message)[:500] if message else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One HTTP answer, read in full: what the retry, error and parse logic look at."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300

@@ -26,6 +26,7 @@ from reconciler.health import Waited, wait_healthy
 from reconciler.journal import Journal
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.model import LiveStore
+from reconciler.netlimits import NetLimits
 from reconciler.plan import Plan, build_plan
 from reconciler.progress import MIN_TOTAL, Progress
 from reconciler.refresh import read_live
@@ -94,6 +95,7 @@ def _client(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
         settings,
         retry=RetryPolicy(max_attempts=args.max_attempts),
         connections=args.parallelism,
+        limits=NetLimits(timeout=args.timeout),
     )
 
 
