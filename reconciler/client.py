@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler import __version__
+from reconciler import __version__, escape
 from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
 from reconciler.http_deadline import deadline_scope, install
 from reconciler.model import LiveStore
@@ -468,11 +468,12 @@ def _error_details(response: _Answer) -> tuple[str, str]:
     try:
         data: object = decode_json(response.content)
     except Malformed:
-        return "", excerpt(response.content[:4096].decode("utf-8", "replace"))
+        return "", escape.text(excerpt(response.content[:4096].decode("utf-8", "replace")))
     if not isinstance(data, dict):
         return "", ""
     code, message = data.get("code"), data.get("message")
-    return (str(code)[:100] if code else "", str(message)[:500] if message else "")
+    code_text, message_text = str(code)[:100] if code else "", str(message)[:500] if message else ""
+    return escape.text(code_text), escape.text(message_text)
 
 
 @dataclass(frozen=True, slots=True)
