@@ -379,6 +379,11 @@ class Client:
                     response.close()
             except DeadlineExceeded:
                 raise httpx.ReadTimeout("deadline passed", request=request) from None
+            except httpx.InvalidURL:  # httpx parses a redirect's Location even when not following
+                raise TransportError(
+                    f"LaunchDarkly at {self._host} answered {req.method} {req.path} with a"
+                    " redirect to an invalid location; redirects are not followed"
+                ) from None
             except BodyTooLarge:
                 raise TransportError(
                     f"LaunchDarkly at {self._host} answered {req.method} {req.path} with a body"

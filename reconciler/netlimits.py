@@ -6,7 +6,7 @@ one attempt's monotonic deadline; ``BodyReader`` collects a streamed body chunk 
 stops with ``BodyTooLarge`` or ``DeadlineExceeded`` as soon as either bound is crossed, so a
 trickling or endless server costs at most the deadline and the cap. ``decode_json`` turns a
 body into JSON values or raises ``Malformed``: strict UTF-8, no ``NaN``/``Infinity``, integers
-of at most 20 digits, nesting of at most ``MAX_DEPTH`` levels, no lone surrogates. Nothing here
+that fit 64 bits, nesting of at most ``MAX_DEPTH`` levels, no lone surrogates. Nothing here
 does I/O or knows about HTTP libraries; ``reconciler.client`` drives it.
 """
 
@@ -98,9 +98,14 @@ def _reject_constant(name: str) -> object:
 
 
 def _parse_int(text: str) -> int:
+    """An integer that fits 64 bits (signed, or unsigned when positive): what JSON encoders and
+    LaunchDarkly's int64 fields can carry."""
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise Malformed(f"the body holds an integer of {len(text)} digits")
-    return int(text)
+        raise Malformed(f"the body holds an integer of {len(text.lstrip('-'))} digits")
+    number = int(text)
+    if not -(2**63) <= number < 2**64:
+        raise Malformed(f"the body holds an integer beyond 64 bits ({text})")
+    return number
 
 
 def decode_json(body: bytes) -> object:
