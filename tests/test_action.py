@@ -6,6 +6,7 @@ steps are skipped: the dev venv's ``reconciler`` is on PATH."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ from reconciler.emulator import EmulatorServer
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
 SKIPPED = {"setup-python", "install"}
+PATH = os.environ["PATH"]
 EXPRESSION = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 
 
@@ -59,17 +61,21 @@ def substitute(text: str, context: dict[str, Any]) -> str:
     return EXPRESSION.sub(lambda m: str(lookup(m.group(1), context)), text)
 
 
-def run_action(tmp: Path, inputs: dict[str, str], env: dict[str, str], event: str = "push") -> Run:
+def run_action(
+    tmp: Path, inputs: dict[str, str], env: dict[str, str], event: str = "push", path: str = ""
+) -> Run:
     spec = action()
     given = {k: substitute(str(v.get("default", "")), {"github": {"token": "gh-token"}})
              for k, v in spec["inputs"].items()}  # fmt: skip
     given.update(inputs)
-    github = {"token": "gh-token", "event_name": event, "event": {}}
+    pr = {"pull_request": {"number": 7}} if event == "pull_request" else {}
+    github = {"token": "gh-token", "event_name": event, "event": pr}
     context: dict[str, Any] = {"inputs": given, "github": github, "steps": {}}
     summary, output = tmp / "summary.md", tmp / "output"
     summary.write_text("", encoding="utf-8")
     base = {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": os.pathsep.join(filter(None, (path, str(Path(sys.executable).parent), PATH))),
+        "GITHUB_REPOSITORY": "acme/flags",
         "HOME": str(tmp), "RUNNER_TEMP": str(tmp), "GITHUB_ACTION_PATH": str(ROOT),
         "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output), **env,
     }  # fmt: skip
@@ -154,7 +160,7 @@ def test_the_api_host_input_reaches_the_command(emulator: EmulatorServer, tmp_pa
     env = env_for(emulator, LAUNCHDARKLY_API_HOST="http://127.0.0.1:9")
     wrong = run_action(tmp_path, {"command": "plan", "paths": ".", "args": "--max-attempts 1"}, env)
     assert wrong.code == 1
-    assert "### reconciler plan failed (exit 1)" in wrong.summary
+    assert "### reconciler plan (exit 1)" in wrong.summary
     assert "127.0.0.1:9" in wrong.summary
     right = run_action(tmp_path, {"command": "plan", "paths": ".", "api-host": emulator.url}, env)
     assert right.code == 0, right.log
@@ -180,3 +186,80 @@ def test_the_pr_comment_step_runs_only_on_pull_requests_when_asked(tmp_path: Pat
     assert pushed.ran == ["run", "exit"]
     silent = run_action(tmp_path, {**inputs, "comment-on-pr": "false"}, {}, event="pull_request")
     assert silent.ran == ["run", "exit"]
+
+
+FAKE_GH = """\
+#!/usr/bin/env python3
+# A stand-in for the gh CLI: `gh api` against a JSON file of issue comments.
+import json, os, subprocess, sys
+store = os.path.join(os.path.dirname(os.path.abspath(__file__)), "comments.json")
+comments = json.load(open(store))
+args = sys.argv[1:]
+assert args[0] == "api" and os.environ["GH_TOKEN"] == "gh-token", args
+method = args[args.index("-X") + 1] if "-X" in args else "GET"
+url = [a for a in args[1:] if a.startswith("repos/")][0]
+if method == "GET":
+    jq = args[args.index("--jq") + 1]
+    sys.stdout.write(subprocess.run(["jq", "-r", jq], input=json.dumps(comments),
+                                    capture_output=True, text=True, check=True).stdout)
+else:
+    body = json.load(open(args[args.index("--input") + 1]))["body"]
+    if method == "PATCH":
+        [c for c in comments if url.endswith("/" + str(c["id"]))][0]["body"] = body
+    else:
+        assert url == "repos/acme/flags/issues/7/comments", url
+        comments.append({"id": 100 + len(comments), "body": body})
+    json.dump(comments, open(store, "w"))
+"""
+
+
+def fake_gh(tmp: Path, comments: list[dict[str, object]]) -> Path:
+    bin_dir = tmp / "fake-bin"
+    bin_dir.mkdir()
+    (bin_dir / "comments.json").write_text(json.dumps(comments), encoding="utf-8")
+    gh = bin_dir / "gh"
+    gh.write_text(FAKE_GH, encoding="utf-8")
+    gh.chmod(0o755)
+    return bin_dir
+
+
+def comments_of(bin_dir: Path) -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = json.loads((bin_dir / "comments.json").read_text("utf-8"))
+    return loaded
+
+
+def test_the_pr_comment_is_posted_once_and_updated_on_the_next_run(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    write(tmp_path, PAYMENTS)
+    bin_dir = fake_gh(tmp_path, [{"id": 1, "body": "LGTM"}])
+    inputs = {"command": "plan", "paths": ".", "comment-on-pr": "true"}
+    first = run_action(tmp_path, inputs, env_for(emulator), "pull_request", str(bin_dir))
+    assert first.ran == ["run", "comment", "exit"] and first.code == 0, first.log
+    (_, posted) = comments_of(bin_dir)
+    assert posted["body"].startswith("<!-- reconciler-action:plan -->\n### reconciler plan")
+    assert "`payments/production/redis`" in posted["body"]
+
+    write(tmp_path, PAYMENTS.replace("Payments production", "Payments prod"))
+    second = run_action(tmp_path, inputs, env_for(emulator), "pull_request", str(bin_dir))
+    assert second.code == 0, second.log
+    comments = comments_of(bin_dir)
+    assert [c["id"] for c in comments] == [1, posted["id"]]
+    assert comments[0]["body"] == "LGTM"
+    assert "Payments prod" in comments[1]["body"] and comments[1]["body"] != posted["body"]
+
+
+def test_a_huge_report_is_cut_under_githubs_comment_limit(tmp_path: Path) -> None:
+    stores = "".join(f"  - environment: e{i}\n    bogus{i}: 1\n" for i in range(1500))
+    write(tmp_path, f"project: payments\nstores:\n{stores}")
+    bin_dir = fake_gh(tmp_path, [])
+    inputs = {"command": "validate", "paths": ".", "comment-on-pr": "true"}
+    result = run_action(tmp_path, inputs, {}, "pull_request", str(bin_dir))
+    assert result.code == 1
+    assert len(result.summary) > 100_000
+    ((comment),) = comments_of(bin_dir)
+    assert len(comment["body"]) < 65_000
+    assert "… truncated" in comment["body"]
+    assert comment["body"].startswith(
+        "<!-- reconciler-action:validate -->\n### reconciler validate"
+    )
