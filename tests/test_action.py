@@ -139,8 +139,11 @@ def test_a_plan_through_the_action_lands_in_the_job_summary_and_can_be_applied(
     assert len(emulator.state.stores()) == 2
     assert "### reconciler apply (exit 0)" in applied.summary
 
-    drift = run_action(tmp_path, {"command": "drift", "paths": "."}, env)
+    write(tmp_path, "project: search\nstores: []\n", "search.yaml")
+    paths = "payments.yaml\nsearch.yaml\n"
+    drift = run_action(tmp_path, {"command": "drift", "paths": paths}, env)
     assert drift.code == 0, drift.log
+    assert "+ reconciler drift --format markdown payments.yaml search.yaml" in drift.log
     assert drift.summary.startswith("### reconciler drift report")
 
 
