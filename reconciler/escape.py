@@ -6,7 +6,8 @@ must never forge a line of a plan. ``text`` shows every such character as a visi
 (``\\n``, ``\\x1b``, ``\\u202e``); renderers run it over every line they print (the text
 renderer in one place: its line painter). ``markdown`` and ``markdown_code`` additionally
 neutralise Markdown and HTML syntax for a pull-request comment (entities for ``<``, ``>``,
-``&``, ``"``; backslashes before Markdown punctuation, ``|`` included), and ``in_code_block``
+``&``, ``"``; backslashes before Markdown punctuation, ``|`` included; ``markdown_code``
+keeps a plain backtick span when that is safe), and ``in_code_block``
 makes text safe inside a fenced code block (no backtick runs, no ``<`` that could close the
 surrounding ``<details>``). All are pure functions with a fast path for clean strings.
 """
@@ -25,6 +26,7 @@ _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _MARKDOWN = re.compile(r"""[\\`*_\[\]{}()#+!|~$<>&"]""")
 _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;"}
 _CODE_BLOCK = re.compile("[`<]")
+_CODE_SPAN_UNSAFE = re.compile("[`|<>&\\\\]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -52,8 +54,13 @@ def markdown(value: str) -> str:
 
 
 def markdown_code(value: str) -> str:
-    """``value`` as inline code: ``<code>`` around ``markdown(value)`` (a backtick span could
-    not hold backticks or escape ``|``; inside ``<code>`` mentions and links stay inert)."""
+    """``value`` as inline code, also inside a table cell: a backtick span when that shows it
+    literally, else ``<code>`` around ``markdown(value)`` (a backtick span cannot hold
+    backticks or ``|``, and would show ``&lt;`` as is). Mentions and links stay inert in
+    both."""
+    shown = text(value)
+    if _CODE_SPAN_UNSAFE.search(shown) is None and shown.strip(" ") == shown and shown:
+        return f"`{shown}`"
     return f"<code>{markdown(value)}</code>"
 
 

@@ -50,6 +50,8 @@ def test_markdown_neutralises_html_and_markdown_syntax() -> None:
     )
     assert escape.markdown("x\ny") == "x\\\\ny"
     assert escape.markdown_code("p/e/redis/<x>") == "<code>p/e/redis/&lt;x&gt;</code>"
+    assert escape.markdown_code("p/e/redis") == "`p/e/redis`"
+    assert escape.markdown_code("a`b|c") == "<code>a\\`b\\|c</code>"
 
 
 def test_code_block_text_cannot_close_the_fence_or_the_details() -> None:
