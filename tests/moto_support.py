@@ -31,6 +31,7 @@ class MotoServer:
         except ImportError:  # pragma: no cover - the dev extra has it
             pytest.skip("moto[server] is not installed (pip install -e '.[dev]')")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._clients: dict[str, Any] = {}
 
     def start(self) -> MotoServer:
         self._server.start()
@@ -39,6 +40,8 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
         self._server.stop()
         wsgi = getattr(self._server, "_server", None)
         if wsgi is not None:
@@ -48,10 +51,14 @@ class MotoServer:
         httpx.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
 
     def client(self, region: str = REGION) -> Any:
-        """A boto3 DynamoDB client for this server (fake credentials)."""
-        return boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name=region
-        ).client("dynamodb", endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 1}))
+        """A boto3 DynamoDB client for this server (fake credentials), one per region."""
+        if region not in self._clients:
+            self._clients[region] = boto3.session.Session(
+                aws_access_key_id="test", aws_secret_access_key="test", region_name=region
+            ).client(
+                "dynamodb", endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 1})
+            )
+        return self._clients[region]
 
     def create_table(
         self,
@@ -69,18 +76,15 @@ class MotoServer:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
-        client.close()
 
     def marker(self, table: str, prefix: str, region: str = REGION) -> int | None:
         """``synchronizedOn`` of the item LaunchDarkly's SDKs read, or ``None``."""
         key = f"{prefix}:big_segments_metadata"
-        client = self.client(region)
-        try:
-            item = client.get_item(
-                TableName=table, Key={"namespace": {"S": key}, "key": {"S": key}}
-            ).get("Item")
-        finally:
-            client.close()
+        item = (
+            self.client(region)
+            .get_item(TableName=table, Key={"namespace": {"S": key}, "key": {"S": key}})
+            .get("Item")
+        )
         return None if item is None else int(item["synchronizedOn"]["N"])
 
     def put_marker(self, table: str, prefix: str, ms: int, region: str = REGION) -> None:
@@ -90,7 +94,6 @@ class MotoServer:
             TableName=table,
             Item={"namespace": {"S": key}, "key": {"S": key}, "synchronizedOn": {"N": str(ms)}},
         )
-        client.close()
 
 
 @pytest.fixture(scope="module", name="moto_server")

@@ -272,3 +272,28 @@ def test_the_data_plane_never_leaves_loopback_by_default(
     assert not result.ok
     message = status(api, store)["errors"][0]["message"]
     assert "only connects to loopback hosts" in message
+
+
+def test_the_data_plane_imports_nothing_from_the_product() -> None:
+    import ast
+    from pathlib import Path
+
+    import reconciler.emulator
+
+    package = Path(reconciler.emulator.__file__).parent
+    modules = sorted(package.glob("dataplane*.py"))
+    assert len(modules) >= 3
+    for module in modules:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                assert not name.startswith("reconciler.") or name.startswith(
+                    "reconciler.emulator"
+                ), f"{module.name} imports {name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -268,3 +269,50 @@ def test_an_unreachable_endpoint_is_a_connection_error(clock: FakeClock) -> None
         assert server.state.status_of(store)["errors"][0]["message"] == result.message
     finally:
         server.stop()
+
+
+def test_the_background_thread_syncs_dynamodb_stores_too(
+    clock: FakeClock, moto_clean: MotoServer
+) -> None:
+    moto_clean.create_table("ld-big-segments")
+    state = small_account(clock)
+    state.create_store(
+        "payments", "production", "dynamodb", {"on": True, "config": dynamo_config()}
+    )
+    with EmulatorServer(
+        state,
+        clock=clock,
+        dataplane=True,
+        sync_interval=3600,
+        dynamodb_endpoint=moto_clean.endpoint,
+    ):
+        deadline = time.monotonic() + 10
+        while moto_clean.marker("ld-big-segments", PREFIX) is None:
+            assert time.monotonic() < deadline, "the data plane thread never synchronised"
+            time.sleep(0.02)  # waiting for the thread's first round, not timing a behaviour
+    assert moto_clean.marker("ld-big-segments", PREFIX) == int(clock() * 1000)
+
+
+def test_many_stores_in_many_tables_sync_concurrently(
+    clock: FakeClock, moto_clean: MotoServer
+) -> None:
+    state = small_account(clock)
+    envs = [("payments", "production"), ("payments", "staging"), ("search", "production")]
+    stores = []
+    for n in range(24):
+        project, env = envs[n % 3]
+        table = f"t{n}"
+        if n % 4:
+            moto_clean.create_table(table)
+        stores.append(
+            state.create_store(
+                project, env, "dynamodb", {"on": True, "config": dynamo_config(table)}
+            )
+        )
+    results = DataPlane(state, sync_interval=None, dynamodb_endpoint=moto_clean.endpoint).sync_now()
+    by_id = {r.store_id: r for r in results}
+    for n, store in enumerate(stores):
+        assert by_id[store.id].ok is bool(n % 4), by_id[store.id]
+        if n % 4:
+            prefix = state.client_side_id(store.project, store.environment)
+            assert moto_clean.marker(f"t{n}", prefix) == int(clock() * 1000)

@@ -52,7 +52,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.emulator.dataplane_common import SyncFailure, is_loopback_host
-from reconciler.emulator.dataplane_dynamo import dynamo_marker_key, write_dynamo_marker
+from reconciler.emulator.dataplane_dynamo import (
+    DynamoClients,
+    dynamo_marker_key,
+    write_dynamo_marker,
+)
 from reconciler.emulator.dataplane_redis import redis_marker_key, write_redis_marker
 from reconciler.emulator.state import EmulatorState, Store
 
@@ -115,6 +119,7 @@ class DataPlane:
         self.parallelism = parallelism
         self.any_host = any_host
         self.dynamodb_endpoint = dynamodb_endpoint or None
+        self._dynamo_clients = DynamoClients(timeout)
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
         self._wake = threading.Event()
@@ -161,7 +166,7 @@ class DataPlane:
                 prefix,
                 now_ms,
                 endpoint=self.dynamodb_endpoint,
-                timeout=self.timeout,
+                clients=self._dynamo_clients,
                 any_host=self.any_host,
             )
         return write_redis_marker(
@@ -276,6 +281,7 @@ class DataPlane:
             self._wake.set()
             self._thread.join(timeout=10)
             self._thread = None
+        self._dynamo_clients.close()
 
     def detach(self) -> None:
         """Stop, and give the state back its built-in status computation."""

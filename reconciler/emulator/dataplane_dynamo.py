@@ -6,7 +6,8 @@ LaunchDarkly writes big segments into a table the customer created, with partiti
 ``synchronizedOn`` (Unix ms). The SDKs read exactly that (``launchdarkly/python-server-sdk``
 ``ldclient/impl/integrations/dynamodb/dynamodb_big_segment_store.py``).
 
-``write_dynamo_marker`` talks to a DynamoDB-compatible ``endpoint`` (moto's server in tests and
+``write_dynamo_marker`` talks (through a ``DynamoClients`` cache: making a boto3 client costs far
+more than a call) to a DynamoDB-compatible ``endpoint`` (moto's server in tests and
 the demo), never to AWS itself: LaunchDarkly would assume the store's ``roleArn`` with its
 ``externalId``, which an emulator cannot; it signs with fixed fake credentials instead. It first
 describes the table (a missing table or a wrong key schema is a ``SyncFailure`` saying so), then
@@ -16,6 +17,7 @@ puts the marker item. AWS errors keep their code (``AccessDeniedException: ...``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,13 +81,46 @@ def _describe(exc: ClientError, name: str, region: str) -> str:
     return f"{code}: {message}"
 
 
+class DynamoClients:
+    """boto3 DynamoDB clients by (endpoint, region), made once and shared (boto3 clients are
+    thread-safe, sessions are not: clients are made under a lock). ``close()`` closes them all;
+    later calls make new ones."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def get(self, endpoint: str, region: str) -> Any:
+        with self._lock:
+            client = self._clients.get((endpoint, region))
+            if client is None:
+                client = boto3.session.Session(region_name=region, **FAKE_CREDENTIALS).client(
+                    "dynamodb",
+                    endpoint_url=endpoint,
+                    config=Config(
+                        connect_timeout=self.timeout,
+                        read_timeout=self.timeout,
+                        retries={"max_attempts": 1, "mode": "standard"},
+                    ),
+                )
+                self._clients[(endpoint, region)] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
 def write_dynamo_marker(
     config: Mapping[str, Any],
     prefix: str,
     now_ms: int,
     *,
     endpoint: str,
-    timeout: float,
+    clients: DynamoClients,
     any_host: bool,
 ) -> str:
     """Put the marker item with ``synchronizedOn = now_ms`` into the store's table through
@@ -97,15 +132,7 @@ def write_dynamo_marker(
         raise SyncFailure("config.tableName and config.region are required")
     secrets = [str(config.get("externalId") or "")]
     key = dynamo_marker_key(prefix)
-    client = boto3.session.Session(region_name=region, **FAKE_CREDENTIALS).client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        config=Config(
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            retries={"max_attempts": 1, "mode": "standard"},
-        ),
-    )
+    client = clients.get(endpoint, region)
     try:
         check_schema(name, client.describe_table(TableName=name)["Table"])
         client.put_item(
@@ -120,6 +147,4 @@ def write_dynamo_marker(
         raise SyncFailure(scrub(_describe(exc, name, region), secrets)) from None
     except BotoCoreError as exc:
         raise SyncFailure(scrub(str(exc), secrets)) from None
-    finally:
-        client.close()
     return key
