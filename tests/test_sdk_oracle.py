@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from conftest import small_account
 from moto_support import (  # noqa: F401  (fixtures)
@@ -41,6 +42,7 @@ FRESH_AGE = 110.0
 OLD_AGE = 130.0
 """Seconds: stale for the SDK's default ``stale_after``."""
 TABLE = "ld-big-segments"
+BASE = "/api/v2/integration-capabilities/big-segment-store"
 
 
 @pytest.fixture
@@ -98,14 +100,19 @@ def sync_aged(emulator: EmulatorServer, clock: FakeClock, age: float) -> None:
 
 
 def verdicts(
-    emulator: EmulatorServer, store: Store, kind: str, conn: dict[str, Any]
+    api: httpx.Client, emulator: EmulatorServer, store: Store, conn: dict[str, Any]
 ) -> tuple[dict[str, Any], SdkStatus]:
-    prefix = emulator.state.client_side_id("payments", "production")
-    return emulator.state.status_of(store), sdk_status(kind, conn, prefix)
+    """The ``_status`` the emulator's API answers, and the SDK's verdict through ``conn``."""
+    kind = store.integration_key
+    response = api.get(f"{BASE}/{store.project}/{store.environment}/{kind}/{store.id}")
+    assert response.status_code == 200, response.text
+    prefix = emulator.state.client_side_id(store.project, store.environment)
+    return response.json()["_status"], sdk_status(kind, conn, prefix)
 
 
 @pytest.mark.parametrize(("age", "healthy"), [(FRESH_AGE, True), (OLD_AGE, False)])
 def test_the_sdk_agrees_on_a_redis_marker_by_its_age(
+    api: httpx.Client,
     emulator: EmulatorServer,
     real_clock: FakeClock,
     redis_clean: RedisServer,
@@ -115,39 +122,40 @@ def test_the_sdk_agrees_on_a_redis_marker_by_its_age(
     conn = redis_conn(redis_clean)
     store = add_store(emulator, "redis", conn)
     sync_aged(emulator, real_clock, age)
-    api, sdk = verdicts(emulator, store, "redis", conn)
+    status, sdk = verdicts(api, emulator, store, conn)
     assert sdk == SdkStatus(available=True, stale=not healthy)
-    assert api["available"] is healthy
-    assert same_verdict(api, sdk), (api, sdk)
+    assert status["available"] is healthy
+    assert same_verdict(status, sdk), (status, sdk)
 
 
 def test_the_sdk_agrees_that_a_missing_redis_marker_is_stale(
-    emulator: EmulatorServer, redis_clean: RedisServer
+    api: httpx.Client, emulator: EmulatorServer, redis_clean: RedisServer
 ) -> None:
     conn = redis_conn(redis_clean)
     store = add_store(emulator, "redis", conn)  # never synchronised
-    api, sdk = verdicts(emulator, store, "redis", conn)
+    status, sdk = verdicts(api, emulator, store, conn)
     assert sdk == SdkStatus(available=True, stale=True)
-    assert same_verdict(api, sdk), (api, sdk)
+    assert same_verdict(status, sdk), (status, sdk)
 
 
 def test_the_sdk_agrees_about_a_redis_store_declared_with_a_wrong_password(
-    emulator: EmulatorServer, redis_clean: RedisServer
+    api: httpx.Client, emulator: EmulatorServer, redis_clean: RedisServer
 ) -> None:
     wrong = redis_conn(redis_clean, password="not-the-password")
     store = add_store(emulator, "redis", wrong)
     plane(emulator).sync_now()
-    api, through_wrong = verdicts(emulator, store, "redis", wrong)
-    assert api["available"] is False and "WRONGPASS" in api["errors"][0]["message"]
+    status, through_wrong = verdicts(api, emulator, store, wrong)
+    assert status["available"] is False and "WRONGPASS" in status["errors"][0]["message"]
     assert through_wrong.available is False  # neither can use the declared credentials
     # The application, with the right password, finds what LaunchDarkly could not write.
-    _, app_view = verdicts(emulator, store, "redis", redis_conn(redis_clean))
+    _, app_view = verdicts(api, emulator, store, redis_conn(redis_clean))
     assert app_view == SdkStatus(available=True, stale=True)
-    assert same_verdict(api, app_view), (api, app_view)
+    assert same_verdict(status, app_view), (status, app_view)
 
 
 @pytest.mark.parametrize(("age", "healthy"), [(FRESH_AGE, True), (OLD_AGE, False)])
 def test_the_sdk_agrees_on_a_dynamodb_marker_by_its_age(
+    api: httpx.Client,
     emulator: EmulatorServer,
     real_clock: FakeClock,
     moto_clean: MotoServer,
@@ -158,29 +166,29 @@ def test_the_sdk_agrees_on_a_dynamodb_marker_by_its_age(
     conn = dynamo_conn(moto_clean)
     store = add_store(emulator, "dynamodb", conn)
     sync_aged(emulator, real_clock, age)
-    api, sdk = verdicts(emulator, store, "dynamodb", conn)
+    status, sdk = verdicts(api, emulator, store, conn)
     assert sdk == SdkStatus(available=True, stale=not healthy)
-    assert api["available"] is healthy
-    assert same_verdict(api, sdk), (api, sdk)
+    assert status["available"] is healthy
+    assert same_verdict(status, sdk), (status, sdk)
 
 
 def test_the_sdk_agrees_that_a_missing_dynamodb_marker_is_stale(
-    emulator: EmulatorServer, moto_clean: MotoServer
+    api: httpx.Client, emulator: EmulatorServer, moto_clean: MotoServer
 ) -> None:
     moto_clean.create_table(TABLE)
     conn = dynamo_conn(moto_clean)
     store = add_store(emulator, "dynamodb", conn)  # never synchronised
-    api, sdk = verdicts(emulator, store, "dynamodb", conn)
+    status, sdk = verdicts(api, emulator, store, conn)
     assert sdk == SdkStatus(available=True, stale=True)
-    assert same_verdict(api, sdk), (api, sdk)
+    assert same_verdict(status, sdk), (status, sdk)
 
 
 def test_the_sdk_agrees_that_a_missing_dynamodb_table_is_unavailable(
-    emulator: EmulatorServer, moto_clean: MotoServer
+    api: httpx.Client, emulator: EmulatorServer, moto_clean: MotoServer
 ) -> None:
     conn = dynamo_conn(moto_clean, table="no-such-table")
     store = add_store(emulator, "dynamodb", conn)
     plane(emulator).sync_now()
-    api, sdk = verdicts(emulator, store, "dynamodb", conn)
-    assert api["available"] is False and "not found" in api["errors"][0]["message"]
+    status, sdk = verdicts(api, emulator, store, conn)
+    assert status["available"] is False and "not found" in status["errors"][0]["message"]
     assert sdk.available is False
