@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import savedplan
+from reconciler import escape, savedplan
 from reconciler.apply import Outcome, execute
 from reconciler.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
@@ -143,7 +143,7 @@ def drift(args: argparse.Namespace, io: IO) -> int:
     io.stdout.write(_render(plan_, args, io, api_host, drift=True))
     unhealthy = [a for a, ok, _ in health_rows(plan_, now_ms=0) if not ok] if args.health else []
     if unhealthy:
-        io.stderr.write(f"unhealthy: {', '.join(unhealthy)}\n")
+        io.stderr.write(escape.text(f"unhealthy: {', '.join(unhealthy)}") + "\n")
     return EXIT_OK if plan_.in_sync and not unhealthy else EXIT_CHANGES
 
 
@@ -215,7 +215,8 @@ def _execute(
             change, store = outcome.change, outcome.store
             ident = store.id if store is not None else change.id
             version = f", version {store.version}" if store is not None else ""
-            io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
+            line = f"{change.address}: {change.action} done (id {ident}{version})"
+            io.stderr.write(escape.text(line) + "\n")
 
     path = args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
     journal = Journal(None if args.no_journal else path)
@@ -276,7 +277,7 @@ def export(args: argparse.Namespace, io: IO) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for file in files:
             _write_file(str(out / file.filename), file.text)
-            io.stdout.write(f"wrote {out / file.filename} ({file.project})\n")
+            io.stdout.write(escape.text(f"wrote {out / file.filename} ({file.project})") + "\n")
     else:
         io.stdout.write("\n---\n".join(f.text.rstrip("\n") for f in files) + "\n")
     variables = [v for f in files for v in f.variables]

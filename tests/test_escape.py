@@ -138,3 +138,18 @@ def test_a_forged_error_message_from_launchdarkly_is_one_escaped_line(tmp_path: 
     assert len(err.getvalue().splitlines()) == 1, err.getvalue()
     assert "\x1b" not in err.getvalue() and "\u202e" not in err.getvalue()
     assert "HTTP 400 bad\\x1b[2K: boom\\r\\nNo changes." in err.getvalue()
+
+
+def test_the_unhealthy_list_of_drift_health_is_escaped(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    for store in range(2):  # two stores in one slot: addresses carry the forged names
+        body = {"name": f"{FORGED}{store}", "on": True, "config": {"host": "h", "port": "6379"}}
+        created = emulator.state.create_store("payments", "production", "redis", body)
+        emulator.state.set_status(created.id, {"available": False})
+    result = cli(emulator, "drift", write(tmp_path, PAYMENTS), "--health")
+    assert result.code == 2, result.all
+    unhealthy = [line for line in result.err.splitlines() if line.startswith("unhealthy: ")]
+    assert len(unhealthy) == 1
+    assert "\x1b" not in result.err
+    assert not any(line.startswith("  + ") for line in result.err.splitlines())
