@@ -12,6 +12,7 @@ message or a log line (``reconciler.redact``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -31,6 +32,7 @@ from reconciler.http_deadline import deadline_scope, install
 from reconciler.model import LiveStore
 from reconciler.netlimits import (
     DEFAULT_LIMITS,
+    ERROR_BODY_CAP,
     BodyReader,
     BodyTooLarge,
     Deadline,
@@ -372,9 +374,7 @@ class Client:
             try:
                 response = self._http.send(request, stream=True)
                 try:
-                    reader = BodyReader(deadline, limits.max_body)
-                    for chunk in response.iter_bytes():
-                        reader.add(chunk)
+                    body = _read_body(response, deadline, limits.max_body)
                 finally:
                     response.close()
             except DeadlineExceeded:
@@ -389,7 +389,7 @@ class Client:
                     f"LaunchDarkly at {self._host} answered {req.method} {req.path} with a body"
                     f" larger than {describe_size(limits.max_body)}; stopped reading it"
                 ) from None
-        return _Answer(response.status_code, response.headers, reader.body())
+        return _Answer(response.status_code, response.headers, body)
 
     def _backoff(self, attempt: int) -> float:
         return backoff(self._retry, attempt, self._rng)
@@ -452,6 +452,22 @@ class Client:
 
 def _path(*segments: str) -> str:
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
+
+
+def _read_body(response: httpx.Response, deadline: Deadline, max_body: int) -> bytes:
+    """The body, streamed under the deadline. A success body over ``max_body`` is an error
+    (``BodyTooLarge``); an error answer's body is cut at ``ERROR_BODY_CAP``, since only its
+    code, message or first 200 characters are ever shown."""
+    if response.is_success:
+        reader = BodyReader(deadline, max_body)
+        for chunk in response.iter_bytes():
+            reader.add(chunk)
+        return reader.body()
+    reader = BodyReader(deadline, min(max_body, ERROR_BODY_CAP))
+    with contextlib.suppress(BodyTooLarge):
+        for chunk in response.iter_bytes():
+            reader.add(chunk)
+    return reader.body()
 
 
 def _fails_fast(exc: httpx.TransportError) -> bool:

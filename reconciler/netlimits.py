@@ -21,6 +21,7 @@ from reconciler.wire import Malformed
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+ERROR_BODY_CAP = 64 * 1024  # error answers are read this far: only an excerpt is ever shown
 DEFAULT_RETRY_BUDGET = 120.0
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 20

@@ -139,7 +139,7 @@ def test_a_redirect_is_not_followed_and_the_token_never_reaches_the_other_host(
 def test_an_html_error_page_becomes_one_short_escaped_line(tmp_path: Path) -> None:
     page = (
         b"<html><head><title>500 Internal Server Error</title></head>\r\n<body>\x1b[31m"
-        + b"<p>Something broke.</p>\n" * 50_000
+        + b"<p>Something broke.</p>\n" * 2_000_000  # 48 MB, over the 8 MiB cap
         + b"</body></html>"
     )
     with RawServer(answer("500 Internal Server Error", page, "text/html")) as server:
