@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,18 @@ def test_a_huge_body_is_a_clean_error_and_memory_stays_small(tmp_path: Path) -> 
         " stopped reading it"
     ]
     assert int(max_rss_kib) < 300 * 1024
+
+
+def test_a_gzip_bomb_is_capped_after_decompression(tmp_path: Path) -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    zeros = b"0" * (1024 * 1024)
+    bomb = b"".join(packer.compress(zeros) for _ in range(200)) + packer.flush()  # 200 MB
+    assert len(bomb) < 1024 * 1024
+
+    def gzipped(conn: socket.socket, _request: bytes) -> None:
+        headers = {"Content-Encoding": "gzip", "Content-Length": str(len(bomb))}
+        conn.sendall(head("200 OK", headers | {"Content-Type": "application/json"}) + bomb)
+
+    with RawServer(gzipped) as server:
+        line = assert_clean_error(*run_cli(tmp_path, server.url))
+    assert "with a body larger than 8 MiB; stopped reading it" in line
