@@ -291,6 +291,7 @@ class EmulatorApp:
                 fault=fault,
                 latency_ms=latency,
                 time_ms=started,
+                client=f"{request.remote_addr}:{request.environ.get('REMOTE_PORT', '')}",
             )
         )
 

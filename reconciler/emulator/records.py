@@ -55,6 +55,8 @@ class RequestRecord:
     fault: str | None
     latency_ms: int
     time_ms: int
+    client: str = ""
+    """The client's address and port: requests on one keep-alive connection share it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class RequestRecord:
             "fault": self.fault,
             "latencyMs": self.latency_ms,
             "timeMs": self.time_ms,
+            "client": self.client,
         }
 
 
