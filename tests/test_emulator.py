@@ -28,7 +28,7 @@ from reconciler.emulator import (
     run,
     state_from_seed,
 )
-from reconciler.integrations import mask_secret
+from reconciler.emulator.manifests import mask_secret
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_SPEC = (
