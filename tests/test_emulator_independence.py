@@ -16,6 +16,13 @@ import reconciler.emulator
 PACKAGE = Path(reconciler.emulator.__file__).parent
 
 
+def is_product(name: object) -> bool:
+    """Whether an imported module name is the product (``reconciler`` but not its emulator)."""
+    if not isinstance(name, str) or not (name == "reconciler" or name.startswith("reconciler.")):
+        return False
+    return not (name == "reconciler.emulator" or name.startswith("reconciler.emulator."))
+
+
 def product_imports(path: Path) -> list[str]:
     """``file:line: module`` for every import of the product in one source file."""
     found: list[str] = []
@@ -33,10 +40,7 @@ def product_imports(path: Path) -> list[str]:
             "import_module",
         ):
             names = [a.value for a in node.args[:1] if isinstance(a, ast.Constant)]
-        for name in names:
-            if isinstance(name, str) and (name == "reconciler" or name.startswith("reconciler.")):
-                if not (name == "reconciler.emulator" or name.startswith("reconciler.emulator.")):
-                    found.append(f"{path.name}:{node.lineno}: {name}")
+        found += [f"{path.name}:{node.lineno}: {name}" for name in names if is_product(name)]
     return found
 
 

@@ -129,5 +129,7 @@ def test_under_per_char_masks_the_product_still_plans_changes(
         for c in json.loads(planned.out)["changes"]
         if c["secrets"].get("password") == "changed"
     }
-    differing = [n for n in LENGTHS if mask_secret(password(n), "per-char") != mask_secret(password(n))]
+    differing = [
+        n for n in LENGTHS if mask_secret(password(n), "per-char") != mask_secret(password(n))
+    ]
     assert len(changed) == len(differing) > 0

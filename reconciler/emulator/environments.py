@@ -38,9 +38,7 @@ def match_environment_route(path: str) -> tuple[str, ...] | None:
 def check_version(versions: list[str]) -> None:
     """400 unless the request sends at most one ``LD-API-Version``, and not ``beta``."""
     if len(versions) > 1:
-        raise invalid(
-            f"Send one LD-API-Version ({CURRENT_VERSION}), not {len(versions)} versions."
-        )
+        raise invalid(f"Send one LD-API-Version ({CURRENT_VERSION}), not {len(versions)} versions.")
     if versions and versions[0] != CURRENT_VERSION:
         raise invalid(
             f"LD-API-Version {versions[0]} is not supported here; this endpoint is not in beta,"
