@@ -134,6 +134,8 @@ class EmulatorServer:
         self.stop()
 
 
+# Over 60 lines only through its keyword signature and the docstring documenting each option;
+# the body delegates to _limits, _announce and _serve_until_interrupted.
 def run(
     *,
     host: str = "127.0.0.1",
