@@ -50,7 +50,7 @@ def validate_config(integration_key: str, config: object) -> dict[str, Any]:
     """The config as LaunchDarkly would store it (defaults filled), or ``ApiProblem`` 400."""
     fields = FIELDS.get(integration_key)
     if fields is None:
-        raise ApiProblem(404, "not_found", f"Unknown integration key {integration_key!r}")
+        raise ApiProblem(404, "not_found", f"Unknown integration key: {integration_key}")
     if not isinstance(config, dict):
         raise invalid("config must be an object")
     known = {f.key for f in fields}
@@ -80,11 +80,11 @@ def validate_config(integration_key: str, config: object) -> dict[str, Any]:
         elif field.kind == "port" and not (
             value.isascii() and value.isdigit() and 1 <= int(value) <= 65535
         ):
-            raise invalid(f"{key} must be a port number 1-65535, got {value!r}")
+            raise invalid(f'{key} must be a port number 1-65535, not "{value}"')
         elif field.kind == "region" and value not in REGIONS:
-            raise invalid(f"{key} {value!r} is not a supported AWS region")
+            raise invalid(f'{key} "{value}" is not a supported AWS region')
         elif field.kind == "role_arn" and not ROLE_ARN.match(value):
-            raise invalid(f"{key} {value!r} is not an IAM role ARN")
+            raise invalid(f'{key} "{value}" is not an IAM role ARN')
         out[field.key] = value
     return out
 
@@ -110,7 +110,7 @@ def check_patch(ops: object) -> list[dict[str, Any]]:
             raise invalid(f"patch operation {i} must be an object")
         kind, path = op.get("op"), op.get("path")
         if kind not in PATCH_OPS:
-            raise invalid(f"patch operation {i}: unsupported op {kind!r}")
+            raise invalid(f'patch operation {i}: unsupported op "{kind}"')
         if not isinstance(path, str) or not (path == "" or path.startswith("/")):
             raise invalid(f"patch operation {i}: path must be a JSON Pointer")
         if kind in ("add", "replace", "test") and "value" not in op:
@@ -125,7 +125,7 @@ def check_patch(ops: object) -> list[dict[str, Any]]:
         for target in writes:
             if not _patchable(target):
                 raise invalid(
-                    f"patch operation {i}: {target!r} cannot be changed"
+                    f"patch operation {i}: {target} cannot be changed"
                     f" (patchable: {', '.join(PATCHABLE_ROOTS)})"
                 )
         checked.append(op)

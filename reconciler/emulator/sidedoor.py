@@ -130,7 +130,7 @@ class SideDoor:
         try:
             store = state.store(store_id)
         except KeyError:
-            raise ApiProblem(404, "not_found", f"no store {store_id!r}") from None
+            raise ApiProblem(404, "not_found", f"no store {store_id}") from None
         if request.method == "GET":
             return _json(200, state.export_store(store))
         if request.method == "PATCH":

@@ -288,7 +288,7 @@ class EmulatorState(AccountSettings):
         with self.lock:
             store = self._data.stores.get(store_id)
             if store is None:
-                raise ApiProblem(404, "not_found", f"no store {store_id!r}")
+                raise ApiProblem(404, "not_found", f"no store {store_id}")
             if "status" in changes:
                 self.set_status(store_id, changes["status"])
             new: dict[str, Any] = {
@@ -311,7 +311,7 @@ class EmulatorState(AccountSettings):
         with self.lock:
             store = self._data.stores.get(store_id)
             if store is None:
-                raise ApiProblem(404, "not_found", f"no store {store_id!r}")
+                raise ApiProblem(404, "not_found", f"no store {store_id}")
             store.status = copy.deepcopy(dict(status)) if status is not None else None
 
     def record_request(self, record: RequestRecord) -> None:
