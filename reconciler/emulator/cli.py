@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=10.0, help="rate-limit window, seconds")
     p.add_argument("--retry-after", type=int, help="send Retry-After (seconds) on 429s")
     p.add_argument(
-        "--dataplane", action="store_true", help="sync Redis stores that are on (sync marker)"
+        "--dataplane", action="store_true", help="sync stores that are on (write the sync marker)"
     )
     p.add_argument("--sync-interval", type=float, default=30.0, help="data-plane sync, seconds")
     p.add_argument(
@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataplane-any-host", action="store_true", help="let the data plane leave loopback"
     )
-    parser.add_argument(
+    p.add_argument(
         "--dynamodb-endpoint",
         metavar="URL",
         help="with --dataplane, also write the marker of 'on' DynamoDB stores through this "
