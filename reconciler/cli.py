@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn, TextIO
 
 from reconciler import __version__, escape
+from reconciler.emulator.cli import add_arguments as add_emulator_arguments
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError, UsageError
 from reconciler.model import DEFAULT_OWNER_TAG
 from reconciler.netlimits import DEFAULT_TIMEOUT
@@ -115,32 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallelism", type=_positive, default=8, help="stores checked at once")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--seed", metavar="FILE", help="seed file (YAML or JSON)")
-    p.add_argument(
-        "--state-file",
-        metavar="FILE",
-        help="keep the account in FILE across restarts (holds secrets; written 0600)",
-    )
-    p.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
-    p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 5xx")
-    p.add_argument("--drop-rate", type=float, default=0.0, help="probability of a dropped call")
-    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
-    p.add_argument("--route-limit", type=int, help="rate limit: requests per route per window")
-    p.add_argument("--global-limit", type=int, help="rate limit: requests per window in all")
-    p.add_argument("--window", type=float, default=10.0, help="rate-limit window, seconds")
-    p.add_argument("--retry-after", type=int, help="send Retry-After (seconds) on 429s")
-    p.add_argument(
-        "--dataplane", action="store_true", help="sync Redis stores that are on (sync marker)"
-    )
-    p.add_argument("--sync-interval", type=float, default=30.0, help="data-plane sync, seconds")
-    p.add_argument(
-        "--no-validate", action="store_true", help="skip OpenAPI validation (benchmarks)"
-    )
-    p.add_argument(
-        "--dataplane-any-host", action="store_true", help="let the data plane leave loopback"
-    )
+    add_emulator_arguments(p)
     return parser
 
 
