@@ -24,7 +24,7 @@ from redis_support import (  # noqa: F401  (fixtures)
 from reconciler.emulator import EmulatorServer, FakeClock, state_from_seed
 from reconciler.emulator.dataplane import DEFAULT_STALE_AFTER, DataPlane
 from reconciler.emulator.state import derived_client_side_id
-from reconciler.verify import redis_marker_key
+from reconciler.verify.verifier import redis_marker_key
 
 BASE = "/api/v2/integration-capabilities/big-segment-store"
 

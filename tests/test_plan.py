@@ -22,8 +22,8 @@ from reconciler.model import (
     Secret,
     StoreStatus,
 )
-from reconciler.plan import PROTECT_TAG, Plan, build_plan
-from reconciler.safety import check_safety
+from reconciler.plan.planner import PROTECT_TAG, Plan, build_plan
+from reconciler.plan.safety import check_safety
 
 OWNER = DEFAULT_OWNER_TAG
 PASSWORD = "correct-horse-battery"

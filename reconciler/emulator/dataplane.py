@@ -54,7 +54,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from reconciler.emulator.state import EmulatorState, Store
-from reconciler.verify import RedisTarget, describe_redis_error, redis_marker_key
+from reconciler.verify.redis_store import RedisTarget, describe_redis_error, redis_marker_key
 
 log = logging.getLogger(__name__)
 

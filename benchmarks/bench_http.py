@@ -1,4 +1,4 @@
-"""The HTTP scenarios of ``reconciler.bench``: the real CLI against an emulator subprocess.
+"""The HTTP scenarios of ``benchmarks.bench``: the real CLI against an emulator subprocess.
 
 The emulator runs in its own process (``reconciler.emulator.server.run``), so it does not share
 the GIL with the client being measured; its stderr goes to a file, and it is always stopped.
@@ -29,13 +29,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import execute
-from reconciler.bench_data import PASSWORD, PASSWORD_VAR, manifest_files, seed_document
-from reconciler.cli import main as cli_main
-from reconciler.client import Client, settings_from_env
-from reconciler.manifest import load_manifests
-from reconciler.plan import build_plan
-from reconciler.refresh import read_live
+from reconciler.apply.executor import execute
+from reconciler.cli.main import main as cli_main
+from reconciler.manifest.load import load_manifests
+from reconciler.plan.planner import build_plan
+
+from benchmarks.bench_data import PASSWORD, PASSWORD_VAR, manifest_files, seed_document
+from reconciler.api.client import Client, settings_from_env
+from reconciler.api.refresh import read_live
 
 TOKEN = "api-bench"
 START_TIMEOUT = 60.0
@@ -80,7 +81,7 @@ class Emulator:
 
     def side_door(self, method: str, path: str, body: object = None) -> Any:
         """One call to the emulator's side door (stdlib HTTP: this is not LaunchDarkly's API,
-        which only ``reconciler.client`` talks to)."""
+        which only ``reconciler.api.client`` talks to)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             f"{self.url}/__emulator{path}", data=data, method=method,
@@ -272,7 +273,7 @@ def rate_scenario(
 def contract_cost(requests: int = 60) -> dict[str, Any]:
     """Emulator time per request with and without OpenAPI contract validation (in-process, no
     latency): whether validation would make the emulator the bottleneck."""
-    from reconciler.client import Client, ConnectionSettings
+    from reconciler.api.client import Client, ConnectionSettings
     from reconciler.emulator import EmulatorServer, EmulatorState
 
     out: dict[str, Any] = {}

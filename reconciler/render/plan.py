@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 from deepdiff import DeepDiff
 
-from reconciler.health import describe, is_healthy, status_to_dict
+from reconciler.apply.health import describe, is_healthy, status_to_dict
 from reconciler.model import SENSITIVE, StoreStatus, redact
-from reconciler.plan import Change, Plan
+from reconciler.plan.planner import Change, Plan
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
-from reconciler.client import Client
+from reconciler.api.client import Client
 from reconciler.errors import ApiError
 from reconciler.model import Address, LiveStore
 from reconciler.progress import Progress

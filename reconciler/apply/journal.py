@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from reconciler.client import API_PREFIX
+from reconciler.api.client import API_PREFIX
 from reconciler.errors import ConfigError
-from reconciler.plan import Change
+from reconciler.plan.planner import Change
 
 METHODS = {"create": "POST", "update": "PATCH", "delete": "DELETE"}
 

@@ -36,7 +36,7 @@ from reconciler.model import (
     ProjectSettings,
     Secret,
 )
-from reconciler.normalise import desired_config, field_specs, live_config, tag_set, with_owner
+from reconciler.plan.normalise import desired_config, field_specs, live_config, tag_set, with_owner
 
 Action = Literal["create", "update", "delete", "no-op"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "no-op")

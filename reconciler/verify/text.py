@@ -3,7 +3,7 @@
 Every message a check produces is passed through ``scrub``, which replaces the store's secrets
 with ``(sensitive)``; ``plain`` unwraps a ``Secret`` config value, and is the only way a check
 reads one (to open a connection, never to print it); ``describe_age`` and ``iso_ms`` word the
-time of a synchronisation marker. Shared by ``reconciler.verify`` and its Redis and DynamoDB
+time of a synchronisation marker. Shared by ``verifier`` and its Redis and DynamoDB
 checks.
 """
 

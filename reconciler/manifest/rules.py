@@ -19,7 +19,7 @@ from typing import Any, cast
 from jsonschema.exceptions import ValidationError
 
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE, ConfigField
-from reconciler.yamlpos import Path
+from reconciler.manifest.yamlpos import Path
 
 PORT_RANGE = "1\u201365535"  # with an en dash
 ANY_FIELD: Mapping[str, ConfigField] = {f.key: f for fs in FIELDS.values() for f in fs}

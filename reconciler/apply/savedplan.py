@@ -21,8 +21,8 @@ from typing import Any
 
 from reconciler.errors import PlanError
 from reconciler.model import Address, DesiredState, LiveStore, ProjectSettings, Secret
-from reconciler.plan import Change, Plan
-from reconciler.render import plan_to_dict
+from reconciler.plan.planner import Change, Plan
+from reconciler.render.plan import plan_to_dict
 
 KIND = "reconciler-plan"
 FORMAT_VERSION = "1"

@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.client import Client
+from reconciler.api.client import Client
+from reconciler.apply.journal import Journal
 from reconciler.errors import ApplyError, ConflictError, ReconcilerError
-from reconciler.journal import Journal
 from reconciler.model import LiveStore, reveal
-from reconciler.plan import Change, Plan
+from reconciler.plan.planner import Change, Plan
 
 APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
 

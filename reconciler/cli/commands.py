@@ -17,26 +17,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import savedplan
-from reconciler.apply import Outcome, execute
-from reconciler.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
+from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
+from reconciler.api.refresh import read_live
+from reconciler.apply import savedplan
+from reconciler.apply.executor import Outcome, execute
+from reconciler.apply.health import Waited, wait_healthy
+from reconciler.apply.journal import Journal
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ConfigError, UsageError
-from reconciler.export import export_manifests
-from reconciler.health import Waited, wait_healthy
-from reconciler.journal import Journal
-from reconciler.manifest import LoadResult, load_manifests
+from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import LiveStore
-from reconciler.plan import Plan, build_plan
+from reconciler.plan.planner import Plan, build_plan
+from reconciler.plan.safety import check_safety
 from reconciler.progress import MIN_TOTAL, Progress
-from reconciler.refresh import read_live
-from reconciler.render import (
+from reconciler.render.export import export_manifests
+from reconciler.render.plan import (
     health_rows,
     render_json,
     render_markdown,
     render_text,
     summary_line,
 )
-from reconciler.safety import check_safety
 
 JOURNAL_VAR = "RECONCILER_JOURNAL"
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
@@ -287,7 +287,7 @@ def export(args: argparse.Namespace, io: IO) -> int:
 
 
 def verify(args: argparse.Namespace, io: IO) -> int:
-    from reconciler.verify import verify_all
+    from reconciler.verify.verifier import verify_all
 
     loaded = _load(args, io)
     ids: dict[tuple[str, str], str] = {}

@@ -1,13 +1,13 @@
 """The LaunchDarkly API client: the only module that imports httpx.
 
-It connects with ``ConnectionSettings`` (``reconciler.settings``), sends every request with
+It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
 exactly one ``LD-API-Version: beta`` header and the raw token, retries 429, 5xx and connection
-failures as ``reconciler.retry`` decides, paces requests to spend LaunchDarkly's rate-limit
-budget evenly (``reconciler.pacing``), resolves creates and patches whose failed attempt may
+failures as ``reconciler.api.retry`` decides, paces requests to spend LaunchDarkly's rate-limit
+budget evenly (``reconciler.api.pacing``), resolves creates and patches whose failed attempt may
 nevertheless have been applied, parses responses into ``LiveStore`` values, and translates every
 failure into ``ApiError``/``ConflictError``/``TransportError`` (``raise ... from`` the httpx
 exception). Neither the token nor request bodies (which hold passwords) ever reach an exception
-message or a log line (``reconciler.redact``).
+message or a log line (``reconciler.api.redact``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,9 @@ from urllib.parse import quote
 import httpx
 
 from reconciler import __version__
-from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
-from reconciler.model import LiveStore
-from reconciler.pacing import Pacer
-from reconciler.redact import REDACTED, describe, redact, request_secrets
-from reconciler.retry import (
+from reconciler.api.pacing import Pacer
+from reconciler.api.redact import REDACTED, describe, redact, request_secrets
+from reconciler.api.retry import (
     DEFAULT_RETRY,
     MIN_RATE_LIMIT_WAIT,
     RETRYABLE_STATUSES,
@@ -39,7 +37,7 @@ from reconciler.retry import (
     patch_already_applied,
     rate_limit_wait,
 )
-from reconciler.settings import (
+from reconciler.api.settings import (
     DEFAULT_API_HOST,
     HOST_VAR,
     TOKEN_VARS,
@@ -47,7 +45,9 @@ from reconciler.settings import (
     normalise_api_host,
     settings_from_env,
 )
-from reconciler.wire import Malformed, parse_full, parse_list
+from reconciler.api.wire import Malformed, parse_full, parse_list
+from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
+from reconciler.model import LiveStore
 
 __all__ = [
     "API_PREFIX",

@@ -1,4 +1,4 @@
-"""DynamoDB checks for ``reconciler.verify``: table, key schema and synchronisation marker.
+"""DynamoDB checks for ``reconciler.verify.verifier``: table, key schema and synchronisation marker.
 
 LaunchDarkly writes big segments into a table the user creates, whose partition key must be
 ``namespace`` (S) and sort key ``key`` (S) (the API's create description; the SDKs read the
@@ -30,7 +30,7 @@ from botocore.exceptions import (
 )
 
 from reconciler.model import DesiredStore
-from reconciler.verify import (
+from reconciler.verify.verifier import (
     DYNAMODB_PARTITION_KEY,
     DYNAMODB_SORT_KEY,
     DYNAMODB_SYNC_ATTR,

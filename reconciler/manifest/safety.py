@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.integrations import FIELDS
-from reconciler.manifest_rules import ANY_FIELD, did_you_mean, kind_of
+from reconciler.manifest.rules import ANY_FIELD, did_you_mean, kind_of
+from reconciler.manifest.yamlpos import Path
 from reconciler.model import Location, ProjectSettings
-from reconciler.yamlpos import Path
 
 BASE_IGNORE_FIELDS: tuple[str, ...] = ("name", "on", "tags")
 ANY_IGNORE_FIELDS: tuple[str, ...] = (*BASE_IGNORE_FIELDS, *(f"config.{k}" for k in ANY_FIELD))

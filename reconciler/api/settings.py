@@ -4,7 +4,7 @@
 ``LD_ACCESS_TOKEN``) and the API host (an explicit argument, else ``LAUNCHDARKLY_API_HOST``, else
 the public host) and refuses what would leak the token: a token with whitespace or non-ASCII
 characters, a host with credentials, a query or a fragment, and plain ``http://`` anywhere but
-loopback. ``ConnectionSettings`` never shows the token in its ``repr``; ``reconciler.client``
+loopback. ``ConnectionSettings`` never shows the token in its ``repr``; ``reconciler.api.client``
 turns these settings into an HTTP client.
 """
 

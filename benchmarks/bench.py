@@ -38,11 +38,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.bench_data import Split, synthetic_state
-from reconciler.cli import build_parser, tune_gc_for_batch
+from reconciler.cli.main import build_parser, tune_gc_for_batch
+from reconciler.plan.planner import Plan, build_plan
+from reconciler.render.plan import render_json, render_text
+
+from benchmarks.bench_data import Split, synthetic_state
 from reconciler.model import DesiredState, LiveStore
-from reconciler.plan import Plan, build_plan
-from reconciler.render import render_json, render_text
 
 API_HOST = "https://app.launchdarkly.com"
 TODAY = date(2025, 1, 1)
@@ -267,7 +268,7 @@ def _machine() -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reconciler.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the plumbing")
     parser.add_argument("--only", action="append", choices=("cpu", "latency", "rate", "growth"),
                         help="run only this scenario (repeatable)")  # fmt: skip
@@ -276,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     tune_gc_for_batch()
-    from reconciler import bench_http  # imports httpx and the emulator client only when needed
+    from benchmarks import bench_http  # imports httpx and the emulator client only when needed
 
     quick = args.quick
     default = int(build_parser().parse_args(["plan", "."]).parallelism)

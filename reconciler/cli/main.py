@@ -157,7 +157,7 @@ def main(
     env: Mapping[str, str] | None = None,
 ) -> int:
     """Run one command; return its exit code. The only place errors become exit codes."""
-    from reconciler import commands
+    from reconciler.cli import commands
 
     out = stdout or sys.stdout
     err = stderr or sys.stderr

@@ -18,7 +18,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import LiveStore, StoreStatus
 
 if TYPE_CHECKING:
-    from reconciler.client import Client
+    from reconciler.api.client import Client
 
 
 class UnhealthyError(ReconcilerError):

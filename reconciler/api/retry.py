@@ -7,7 +7,7 @@ and jittered (``rate_limit_wait``; a negative wait from clock skew counts by its
 API-NOTES §5). ``patch_already_applied`` tells whether a PATCH whose retry failed its
 ``test /version`` op had in fact been applied by an earlier attempt. Everything here works on
 plain values (status codes, header mappings, stores), never on HTTP objects: only
-``reconciler.client`` imports httpx.
+``reconciler.api.client`` imports httpx.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from reconciler.api.wire import as_float, as_int
 from reconciler.model import LiveStore
-from reconciler.wire import as_float, as_int
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 MIN_RATE_LIMIT_WAIT = 0.05

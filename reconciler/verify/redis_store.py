@@ -1,4 +1,4 @@
-"""Redis checks for ``reconciler.verify``: reachability, authentication and the sync marker.
+"""Redis checks for ``verifier``: reachability, authentication and the sync marker.
 
 ``verify_redis`` connects to a declared Redis with the store's own settings (``RedisTarget``:
 fail fast, no retries, one timeout) and records in ``Findings`` whether it is ``reachable``
@@ -7,7 +7,7 @@ the codes redis-py strips put back), and the ``marker``: the synchronisation tim
 writes and the SDKs read. With the environment's client-side ID (the key prefix) it reads
 ``{prefix}:big_segments_synchronized_on``; without it, it scans the keyspace (bounded) for
 ``*:big_segments_synchronized_on`` and reports every marker found. The constants spell the key
-layout LaunchDarkly's SDKs read (sources cited in ``reconciler.verify``); every message is
+layout LaunchDarkly's SDKs read (sources cited in ``reconciler.verify.verifier``); every message is
 scrubbed of the store's secrets.
 """
 
@@ -30,10 +30,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from reconciler.model import DesiredStore
-from reconciler.verify_text import plain, scrub
+from reconciler.verify.text import plain, scrub
 
 if TYPE_CHECKING:
-    from reconciler.verify import Findings
+    from reconciler.verify.verifier import Findings
 
 REDIS_SYNC_MARKER = "big_segments_synchronized_on"
 """Suffix of the Redis key holding the last synchronisation time (Unix ms, a decimal string)."""

@@ -1,4 +1,4 @@
-"""Synthetic inputs for ``reconciler.bench``: declared and live stores, seeds and manifests.
+"""Synthetic inputs for ``benchmarks.bench``: declared and live stores, seeds and manifests.
 
 ``synthetic_state(n)`` builds ``n`` plan entries in memory, split 80% unchanged, 10% updated,
 5% created and 5% deleted (owned live stores that no manifest declares any more), so ``n * 0.95``

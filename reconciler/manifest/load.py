@@ -39,7 +39,7 @@ from reconciler.integrations import (
     ConfigField,
     fields_by_key,
 )
-from reconciler.manifest_rules import (
+from reconciler.manifest.rules import (
     ANY_FIELD,
     check_config_value,
     checked_after_schema,
@@ -49,13 +49,14 @@ from reconciler.manifest_rules import (
     kind_of,
     schema_messages,
 )
-from reconciler.manifest_safety import (
+from reconciler.manifest.safety import (
     ANY_IGNORE_FIELDS,
     SAFETY_SETTINGS,
     SettingsBook,
     check_ignore_rule,
     ignore_fields,
 )
+from reconciler.manifest.yamlpos import Document, Path, load_documents
 from reconciler.model import (
     Address,
     ConfigValue,
@@ -66,7 +67,6 @@ from reconciler.model import (
     Location,
     Secret,
 )
-from reconciler.yamlpos import Document, Path, load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 

@@ -3,20 +3,20 @@
 The LaunchDarkly API only reports ``_status``; this module looks at the store itself, with the
 connection settings the manifests declare, and reports what it finds as ``Check`` values:
 
-- Redis (``reconciler.verify_redis``): ``reachable`` (connection refused, timeout, DNS),
+- Redis (``reconciler.verify.redis_store``): ``reachable`` (connection refused, timeout, DNS),
   ``auth`` (``WRONGPASS``/``NOAUTH``), and ``marker``: the synchronisation marker LaunchDarkly
   writes and the SDKs read. When the environment's client-side ID (the key prefix) is known,
   ``{prefix}:big_segments_synchronized_on`` is read; otherwise the keyspace is scanned (bounded)
   for ``*:big_segments_synchronized_on`` and every marker found is reported. A marker older than
   ``max_marker_age`` seconds is stale.
-- DynamoDB (``reconciler.verify_dynamo``): the table exists, is active, and its key schema is
+- DynamoDB (``dynamodb_store``): the table exists, is active, and its key schema is
   exactly partition key ``namespace`` (S) and sort key ``key`` (S); with a known client-side ID,
   the ``synchronizedOn`` attribute of the ``{prefix}:big_segments_metadata`` item. It uses the
   caller's own AWS credentials (the default boto3 chain), never the declared ``roleArn`` /
   ``externalId``.
 
 Key layout, as LaunchDarkly's server-side SDKs read it (and the constants here and in
-``reconciler.verify_redis`` spell it):
+``reconciler.verify.redis_store`` spell it):
 
 - ``launchdarkly/python-server-sdk`` ``ldclient/impl/integrations/redis/redis_big_segment_store.py``
   (``KEY_LAST_UP_TO_DATE = ':big_segments_synchronized_on'``, ``KEY_USER_INCLUDE =
@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from reconciler.model import Address, DesiredStore, Secret
-from reconciler.verify_redis import (
+from reconciler.verify.redis_store import (
     MARKER_REPORT_LIMIT,
     MARKER_SCAN_LIMIT,
     REDIS_EXCLUDE,
@@ -55,7 +55,7 @@ from reconciler.verify_redis import (
     redis_membership_key,
     verify_redis,
 )
-from reconciler.verify_text import describe_age, iso_ms, plain, scrub
+from reconciler.verify.text import describe_age, iso_ms, plain, scrub
 
 __all__ = [
     "DYNAMODB_METADATA",
@@ -207,7 +207,7 @@ def verify_store(
             max_marker_age=max_marker_age,
         )
     elif store.integration_key == "dynamodb":
-        from reconciler.verify_dynamo import verify_dynamodb
+        from reconciler.verify.dynamodb_store import verify_dynamodb
 
         verify_dynamodb(
             findings,
