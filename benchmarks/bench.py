@@ -38,12 +38,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_data import Split, synthetic_state
 from reconciler.cli.main import build_parser, tune_gc_for_batch
+from reconciler.model import DesiredState, LiveStore
 from reconciler.plan.planner import Plan, build_plan
 from reconciler.render.plan import render_json, render_text
-
-from benchmarks.bench_data import Split, synthetic_state
-from reconciler.model import DesiredState, LiveStore
 
 API_HOST = "https://app.launchdarkly.com"
 TODAY = date(2025, 1, 1)

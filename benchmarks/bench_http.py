@@ -29,14 +29,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_data import PASSWORD, PASSWORD_VAR, manifest_files, seed_document
+from reconciler.api.client import Client, settings_from_env
+from reconciler.api.refresh import read_live
 from reconciler.apply.executor import execute
 from reconciler.cli.main import main as cli_main
 from reconciler.manifest.load import load_manifests
 from reconciler.plan.planner import build_plan
-
-from benchmarks.bench_data import PASSWORD, PASSWORD_VAR, manifest_files, seed_document
-from reconciler.api.client import Client, settings_from_env
-from reconciler.api.refresh import read_live
 
 TOKEN = "api-bench"
 START_TIMEOUT = 60.0

@@ -1,8 +1,9 @@
 """Saved plans: ``plan --out FILE`` writes one, ``apply --plan FILE`` executes it or refuses.
 
-The file is the JSON plan of SPEC §6 plus what execution needs: each change's request body or
-patch, with every secret replaced by a reference (``project/env/key/name#config.KEY``), its
-source, and a keyed fingerprint (HMAC-SHA256 keyed by ``RECONCILER_FINGERPRINT_KEY``; without a
+The file holds the whole plan as ``plan.codec`` writes it (the same codec the JSON renderer
+uses, so ``protected``, adoptions, notes and filled-in defaults survive), each change's request
+body or patch with every secret replaced by a reference (``project/env/key/name#config.KEY``),
+its source, and a keyed fingerprint (HMAC-SHA256 keyed by ``RECONCILER_FINGERPRINT_KEY``; without a
 key the plan says its secrets are not pinned). It holds no secret. A SHA-256 checksum over the
 canonical content detects edits. ``restore`` re-resolves the secrets from the manifests the plan
 was made from and, with the live stores, lists every reason the plan may no longer be applied
@@ -15,19 +16,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.errors import PlanError
-from reconciler.model import Address, DesiredState, LiveStore, ProjectSettings, Secret
-from reconciler.plan.planner import Change, Plan
-from reconciler.render.plan import plan_to_dict
+from reconciler.model import DesiredState, LiveStore, Secret
+from reconciler.plan.codec import SECRET_MARK, MalformedPlanError, plan_from_dict, plan_to_dict
+from reconciler.plan.normalise import desired_config
+from reconciler.plan.planner import Plan
 
 KIND = "reconciler-plan"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 FINGERPRINT_KEY_VAR = "RECONCILER_FINGERPRINT_KEY"
-SECRET_MARK = "$secret"
 
 
 class StalePlanError(PlanError):
@@ -45,17 +46,6 @@ def _checksum(document: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _map_config(item: Mapping[str, object], fn: Callable[[str, object], object]) -> dict[str, Any]:
-    """A copy of a create body or patch op with ``fn(key, value)`` applied to config values."""
-    out: dict[str, Any] = dict(item)
-    field = "config" if "config" in item else "value" if item.get("path") == "/config" else None
-    if field is not None and isinstance(item[field], Mapping):
-        config = item[field]
-        assert isinstance(config, Mapping)
-        out[field] = {str(k): fn(str(k), v) for k, v in config.items()}
-    return out
-
-
 def dump(
     plan: Plan,
     *,
@@ -66,48 +56,19 @@ def dump(
 ) -> str:
     """The saved-plan file's text. Secrets become references; nothing secret is written."""
     key = env.get(FINGERPRINT_KEY_VAR) or None
-    execution = []
-    for change in plan.changes:
-        if not change.is_change:
-            continue
-        name = change.desired.name if change.desired else change.live.name if change.live else ""
-        base = "/".join((*change.address.slot, name))
 
-        def encode(config_key: str, value: object, base: str = base) -> object:
-            if not isinstance(value, Secret):
-                return value
-            ref = f"{base}#config.{config_key}"
-            print_ = _fingerprint(key, ref, value.value) if key else None
-            return {SECRET_MARK: {"ref": ref, "source": value.source, "fingerprint": print_}}
+    def encode(ref: str, secret: Secret) -> object:
+        print_ = _fingerprint(key, ref, secret.value) if key else None
+        return {SECRET_MARK: {"ref": ref, "source": secret.source, "fingerprint": print_}}
 
-        execution.append(
-            {
-                "address": [*change.address.slot, change.address.name],
-                "name": name,
-                "action": change.action,
-                "id": change.id,
-                "version": change.version,
-                "body": _map_config(change.body, encode) if change.body else None,
-                "patch": [_map_config(op, encode) for op in change.patch],
-            }
-        )
     document: dict[str, Any] = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
         "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "api_host": api_host,
         "manifests": list(manifests),
-        "owner_tag": plan.owner_tag,
-        "live_in_scope": plan.live_in_scope,
-        "live_by_project": dict(plan.live_by_project),
-        "safety": {
-            key: {"changeThreshold": p.change_threshold, "minStores": p.min_stores}
-            for key, p in plan.safety.items()
-        },
-        "projects": list(plan.projects),
         "secrets_pinned": key is not None,
-        "plan": plan_to_dict(plan, api_host=api_host),
-        "execution": execution,
+        "plan": plan_to_dict(plan, encode),
     }
     document["checksum"] = _checksum(document)
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
@@ -147,103 +108,82 @@ def restore(
         reasons.append("the plan file was edited after it was written (checksum mismatch)")
     if document.get("api_host") != api_host:
         reasons.append(f"the plan was made against {document.get('api_host')}, not {api_host}")
-    key = env.get(FINGERPRINT_KEY_VAR) or None
     if not document.get("secrets_pinned"):
         warnings.append(
             f"{path}: secrets were not pinned (no {FINGERPRINT_KEY_VAR} at plan time); "
             "they are re-read from the manifests as they are now"
         )
-    declared = {
-        f"{s.project}/{s.environment}/{s.integration_key}/{s.name}": s for s in desired.stores
-    }
-
-    def resolve(config_key: str, value: object) -> object:
-        if not (isinstance(value, Mapping) and SECRET_MARK in value):
-            return value
-        meta = value[SECRET_MARK]
-        ref = str(meta.get("ref", ""))
-        base, _, _ = ref.partition("#")
-        store = declared.get(base)
-        current = store.config.get(config_key) if store is not None else None
-        if current is None:
-            reasons.append(f"the secret {ref} is no longer declared in the manifests")
-            return Secret("", str(meta.get("source", "")))
-        secret = current if isinstance(current, Secret) else Secret(str(current), "inline")
-        expected = meta.get("fingerprint")
-        if expected and not key:
-            reasons.append(
-                f"{FINGERPRINT_KEY_VAR} is not set, so the pinned secret {ref} cannot be checked"
-            )
-        elif (
-            expected
-            and key
-            and not hmac.compare_digest(str(expected), _fingerprint(key, ref, secret.value))
-        ):
-            reasons.append(f"the secret {ref} no longer matches the value the plan was made with")
-        return secret
-
-    by_id = {s.id: s for s in live}
-    changes: list[Change] = []
-    for number, entry in enumerate(document.get("execution", []), start=1):
-        try:
-            changes.append(_entry_change(entry, by_id, live, resolve, reasons))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            reasons.append(f"change #{number} of the plan file is malformed")
-    if reasons:
+    resolver = _Resolver(desired, env.get(FINGERPRINT_KEY_VAR) or None, reasons)
+    try:
+        plan: Plan | None = plan_from_dict(document.get("plan"), resolver.resolve)
+    except MalformedPlanError as error:
+        reasons.append(f"the plan file is malformed: {error}")
+        plan = None
+    if plan is not None:
+        reasons.extend(_stale_changes(plan, live))
+    if reasons or plan is None:
         raise StalePlanError(
             f"refusing to apply {path}: it is stale, nothing was changed:\n"
             + "\n".join(f"  - {r}" for r in reasons)
             + "\nre-run 'reconciler plan --out' and review the new plan"
         )
-    plan = Plan(
-        changes=tuple(changes),
-        unmanaged=(),
-        projects=tuple(document.get("projects", ())),
-        live_in_scope=int(document.get("live_in_scope", 0)),
-        owner_tag=str(document.get("owner_tag", "")),
-        live_by_project={str(k): int(v) for k, v in document.get("live_by_project", {}).items()},
-        safety={
-            str(k): ProjectSettings(
-                str(k), change_threshold=v.get("changeThreshold"), min_stores=v.get("minStores")
-            )
-            for k, v in document.get("safety", {}).items()
-        },
-    )
     return plan, warnings
 
 
-def _entry_change(
-    entry: Mapping[str, Any],
-    by_id: Mapping[str, LiveStore],
-    live: Sequence[LiveStore],
-    resolve: Callable[[str, object], object],
-    reasons: list[str],
-) -> Change:
-    """One change of the file's ``execution`` list, checked against the live stores."""
-    project, environment, integration_key, name_part = entry["address"]
-    address = Address(project, environment, integration_key, name_part)
-    action, store_id, version = entry["action"], entry.get("id"), entry.get("version")
-    if action not in ("create", "update", "delete"):
-        raise ValueError(action)
-    if store_id is not None:
-        current = by_id.get(store_id)
+class _Resolver:
+    """Secrets of a saved plan, re-read from the manifests as the planner sees them (defaults
+    filled in) and checked against their fingerprints; problems go to ``reasons``."""
+
+    def __init__(self, desired: DesiredState, key: str | None, reasons: list[str]) -> None:
+        self.declared = {
+            f"{s.project}/{s.environment}/{s.integration_key}/{s.name}": s for s in desired.stores
+        }
+        self.key = key
+        self.reasons = reasons
+
+    def resolve(self, ref: str, meta: Mapping[str, Any]) -> Secret:
+        base, _, field = ref.partition("#")
+        config_key = field.removeprefix("config.")
+        store = self.declared.get(base)
+        config = desired_config(store.integration_key, store.config) if store else {}
+        current = config.get(config_key)
         if current is None:
-            reasons.append(f"{address} ({store_id}) no longer exists in LaunchDarkly")
-        elif current.version != version:
-            reasons.append(
-                f"{address} changed since the plan was made "
-                f"(version {version} then, {current.version} now)"
+            self.reasons.append(f"the secret {ref} is no longer declared in the manifests")
+            return Secret("", str(meta.get("source", "")))
+        secret = current if isinstance(current, Secret) else Secret(str(current), "inline")
+        expected = meta.get("fingerprint")
+        if expected and not self.key:
+            self.reasons.append(
+                f"{FINGERPRINT_KEY_VAR} is not set, so the pinned secret {ref} cannot be checked"
             )
-    elif any(s.slot == address.slot and s.name == entry.get("name") for s in live):
-        reasons.append(f"{address} was created by someone else since the plan was made")
-    body = entry.get("body")
-    return Change(
-        address=address,
-        action=action,
-        id=store_id,
-        version=version,
-        before=None,
-        after=None,
-        patch=tuple(_map_config(op, resolve) for op in entry.get("patch", [])),
-        body=_map_config(body, resolve) if body else None,
-    )
+        elif expected and self.key:
+            actual = _fingerprint(self.key, ref, secret.value)
+            if not hmac.compare_digest(str(expected), actual):
+                self.reasons.append(
+                    f"the secret {ref} no longer matches the value the plan was made with"
+                )
+        return secret
+
+
+def _stale_changes(plan: Plan, live: Sequence[LiveStore]) -> list[str]:
+    """Why the plan's changes no longer fit the live stores: changed, gone, or taken."""
+    reasons = []
+    by_id = {s.id: s for s in live}
+    for change in plan.changes:
+        if not change.is_change:
+            continue
+        address, version = change.address, change.version
+        if change.id is not None:
+            current = by_id.get(change.id)
+            if current is None:
+                reasons.append(f"{address} ({change.id}) no longer exists in LaunchDarkly")
+            elif current.version != version:
+                reasons.append(
+                    f"{address} changed since the plan was made "
+                    f"(version {version} then, {current.version} now)"
+                )
+            continue
+        name = change.body.get("name") if change.body is not None else None
+        if any(s.slot == address.slot and s.name == name for s in live):
+            reasons.append(f"{address} was created by someone else since the plan was made")
+    return reasons

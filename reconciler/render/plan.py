@@ -20,7 +20,8 @@ import orjson
 from deepdiff import DeepDiff
 
 from reconciler.apply.health import describe, is_healthy, status_to_dict
-from reconciler.model import SENSITIVE, StoreStatus, redact
+from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
+from reconciler.plan import codec
 from reconciler.plan.planner import Change, Plan
 
 FORMAT_VERSION = "1"
@@ -230,27 +231,32 @@ def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
     return lines
 
 
+def _masked(ref: str, secret: Secret) -> object:
+    return SENSITIVE
+
+
 def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
     """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes`` and
-    ``protected`` per change."""
+    ``protected`` per change: the codec's fields (secrets masked), shown for people."""
     clean = _redact
+    encoded = codec.plan_to_dict(plan, _masked)
     changes = [
         {
             "address": str(c.address),
-            "action": c.action,
-            "id": c.id,
-            "version": c.version,
-            "before": clean(c.before),
-            "after": clean(c.after),
-            "patch": clean(c.patch),
-            "reason": c.reason,
-            "adopt": c.adopt,
-            "secrets": {s.key: s.state for s in c.secrets},
-            "notes": list(c.notes),
-            "protected": c.protected,
+            "action": d["action"],
+            "id": d["id"],
+            "version": d["version"],
+            "before": clean(d["before"]),
+            "after": clean(d["after"]),
+            "patch": clean(d["patch"]),
+            "reason": d["reason"],
+            "adopt": d["adopt"],
+            "secrets": dict(d["secrets"]),
+            "notes": d["notes"],
+            "protected": d["protected"],
             "status": status_to_dict(c.live.status) if c.live is not None else None,
         }
-        for c in plan.changes
+        for c, d in zip(plan.changes, encoded["changes"], strict=True)
     ]
     return {
         "format_version": FORMAT_VERSION,
