@@ -21,7 +21,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -37,6 +36,7 @@ from reconciler.api.retry import (
     patch_already_applied,
     rate_limit_wait,
 )
+from reconciler.api.routes import API_PREFIX, PATH_PARAMS, store_path
 from reconciler.api.settings import (
     DEFAULT_API_HOST,
     HOST_VAR,
@@ -67,9 +67,7 @@ __all__ = [
     "settings_from_env",
 ]
 
-API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
 DEFAULT_USER_AGENT = f"reconciler/{__version__}"
-PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integrationId}")
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
@@ -201,7 +199,7 @@ class Client:
     ) -> LiveStore:
         """One store by id, with its (masked) ``config``."""
         where = address or f"{project}/{environment}/{integration_key}"
-        req = _Req("GET", _path(project, environment, integration_key, store_id), where)
+        req = _Req("GET", store_path(project, environment, integration_key, store_id), where)
         return self._parse(req, self._call(req)[0], parse_full)
 
     def create_store(
@@ -215,7 +213,7 @@ class Client:
         known_ids: Collection[str],
     ) -> LiveStore:
         """Create a store; see the class docstring for how an ambiguous failure is resolved."""
-        path = _path(project, environment, integration_key)
+        path = store_path(project, environment, integration_key)
         req = _Req("POST", path, address, dict(body), request_secrets(body))
         known, name = frozenset(known_ids), body.get("name")
 
@@ -242,7 +240,7 @@ class Client:
         address: str,
     ) -> LiveStore:
         """Apply a JSON Patch; see the class docstring for how a retried PATCH is resolved."""
-        path = _path(project, environment, integration_key, store_id)
+        path = store_path(project, environment, integration_key, store_id)
         body = [dict(op) for op in patch]
         req = _Req("PATCH", path, address, body, request_secrets(body))
         response, ambiguous = self._call(req)
@@ -263,7 +261,7 @@ class Client:
         address: str,
     ) -> None:
         """Delete a store; one that is already gone (404) counts as deleted."""
-        req = _Req("DELETE", _path(project, environment, integration_key, store_id), address)
+        req = _Req("DELETE", store_path(project, environment, integration_key, store_id), address)
         response, _ = self._call(req)
         if response.status_code == 404:
             log.debug("%s: DELETE %s -> 404, already gone", address, req.path)
@@ -387,10 +385,6 @@ class Client:
 
     def _redact(self, text: str, secrets: Collection[str] = ()) -> str:
         return redact(text, (self._token, *secrets))
-
-
-def _path(*segments: str) -> str:
-    return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
 
 
 def _error_details(response: httpx.Response) -> tuple[str, str]:

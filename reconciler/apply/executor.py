@@ -13,14 +13,14 @@ such and never retried blindly.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from reconciler.api.client import Client
 from reconciler.apply.journal import Journal
-from reconciler.errors import ApplyError, ConflictError, ReconcilerError
+from reconciler.errors import ApplyError, ConflictError, PlanError, ReconcilerError
 from reconciler.model import LiveStore, reveal
 from reconciler.plan.planner import Change, Plan
 
@@ -62,47 +62,14 @@ def execute(
     itself read. A create that may have been applied without an answer adopts only a store
     that is not among them."""
     todo = ordered(plan)
-    if live is None:
-        live = [c.live for c in plan.changes if c.live is not None]
-        live += [u.live for u in plan.unmanaged]
-    live_ids: dict[tuple[str, str, str], set[str]] = {}
-    for known in live:
-        live_ids.setdefault(known.slot, set()).add(known.id)
-
     log = journal or Journal(None)
     log.write("start", changes=len(todo))
-    failed = threading.Event()
-    report_lock = threading.Lock()
-
-    def work(change: Change) -> Outcome:
-        if failed.is_set():
-            return Outcome(change, "not started")
-        log.change("request", change)
-        try:
-            store = _run(change, client, live_ids)
-        except ReconcilerError as error:
-            failed.set()
-            message = str(error)
-            if isinstance(error, ConflictError):
-                message = (
-                    f"{change.address} changed in LaunchDarkly since the plan was made "
-                    f"(HTTP {error.status} {error.code}); nothing was overwritten: re-run plan"
-                )
-            log.change("failed", change, error=message)
-            return Outcome(change, "failed", error=message)
-        new_id, new_version = (store.id, store.version) if store else (None, None)
-        log.change("done", change, new_id=new_id, new_version=new_version)
-        outcome = Outcome(change, "done", store=store)
-        if on_outcome is not None:
-            with report_lock:
-                on_outcome(outcome)
-        return outcome
-
+    worker = _Worker(client, _known_ids(plan, live), log, on_outcome)
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for action in APPLY_ORDER:
             phase = [c for c in todo if c.action == action]
-            outcomes.extend(pool.map(work, phase))  # results in plan order
+            outcomes.extend(pool.map(worker.work, phase))  # results in plan order
     failures = [o for o in outcomes if o.status == "failed"]
     if failures:
         not_started = [o.change for o in outcomes if o.status == "not started"]
@@ -112,23 +79,75 @@ def execute(
     return outcomes
 
 
+def _known_ids(
+    plan: Plan, live: Sequence[LiveStore] | None
+) -> dict[tuple[str, str, str], set[str]]:
+    """The ids of the live stores per slot: by default those the plan itself read."""
+    if live is None:
+        live = [c.live for c in plan.changes if c.live is not None]
+        live += [u.live for u in plan.unmanaged]
+    known: dict[tuple[str, str, str], set[str]] = {}
+    for store in live:
+        known.setdefault(store.slot, set()).add(store.id)
+    return known
+
+
+class _Worker:
+    """Runs one change at a time on a pool thread; after a failure nothing new starts."""
+
+    def __init__(
+        self,
+        client: Client,
+        live_ids: dict[tuple[str, str, str], set[str]],
+        log: Journal,
+        on_outcome: Callable[[Outcome], None] | None,
+    ) -> None:
+        self.client, self.live_ids, self.log, self.on_outcome = client, live_ids, log, on_outcome
+        self.failed = threading.Event()
+        self.report_lock = threading.Lock()
+
+    def work(self, change: Change) -> Outcome:
+        if self.failed.is_set():
+            return Outcome(change, "not started")
+        self.log.change("request", change)
+        try:
+            store = _run(change, self.client, self.live_ids)
+        except ReconcilerError as error:
+            self.failed.set()
+            message = str(error)
+            if isinstance(error, ConflictError):
+                message = (
+                    f"{change.address} changed in LaunchDarkly since the plan was made "
+                    f"(HTTP {error.status} {error.code}); nothing was overwritten: re-run plan"
+                )
+            self.log.change("failed", change, error=message)
+            return Outcome(change, "failed", error=message)
+        new_id, new_version = (store.id, store.version) if store else (None, None)
+        self.log.change("done", change, new_id=new_id, new_version=new_version)
+        outcome = Outcome(change, "done", store=store)
+        if self.on_outcome is not None:
+            with self.report_lock:
+                self.on_outcome(outcome)
+        return outcome
+
+
 def _run(
     change: Change, client: Client, live_ids: dict[tuple[str, str, str], set[str]]
 ) -> LiveStore | None:
     address = str(change.address)
     project, environment, key = change.address.slot
     if change.action == "create":
-        assert change.body is not None, "a create always carries its request body"
         body = reveal(change.body)
-        assert isinstance(body, dict)
+        if not isinstance(body, dict):
+            raise PlanError(f"{address}: a create must carry its request body")
         return client.create_store(
             project, environment, key, body, address=address,
             known_ids=frozenset(live_ids.get(change.address.slot, set())),
         )  # fmt: skip
-    assert change.id is not None, "updates and deletes always name a live store"
+    if change.id is None:
+        raise PlanError(f"{address}: an {change.action} must name the live store's id")
     if change.action == "update":
-        ops = reveal(list(change.patch))
-        assert isinstance(ops, list)
+        ops = cast(list[Mapping[str, object]], reveal(list(change.patch)))
         return client.patch_store(project, environment, key, change.id, ops, address=address)
     client.delete_store(project, environment, key, change.id, address=address)
     return None

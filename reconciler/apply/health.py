@@ -1,10 +1,9 @@
-"""Store health: reading LaunchDarkly's connection ``_status``, describing it, waiting for it.
+"""Store health after an apply: waiting until changed stores report healthy.
 
 ``_status`` is the only signal LaunchDarkly gives that big segments really reach a store:
 ``available`` (synced recently), ``potentiallyStale``, ``lastSync`` and the last ``errors``.
-This module says whether a status is healthy, describes it in one line for humans, renders it
-as JSON, and polls changed stores after ``apply --wait-healthy`` until they are available or
-the time runs out.
+This module polls changed stores after ``apply --wait-healthy`` until they are available or
+the time runs out; ``render.status`` says what healthy means and describes a status.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import LiveStore, StoreStatus
+from reconciler.model import LiveStore
+from reconciler.render.status import describe, is_healthy
 
 if TYPE_CHECKING:
     from reconciler.api.client import Client
@@ -23,54 +23,6 @@ if TYPE_CHECKING:
 
 class UnhealthyError(ReconcilerError):
     """Stores did not become available in time; names each with LaunchDarkly's errors."""
-
-
-def is_healthy(status: StoreStatus) -> bool:
-    return status.available is True and status.potentially_stale is not True
-
-
-def _age(ms: int, now_ms: int) -> str:
-    seconds = max(0, (now_ms - ms) // 1000)
-    if seconds < 120:
-        return f"{seconds}s ago"
-    if seconds < 7200:
-        return f"{seconds // 60}m ago"
-    return f"{seconds // 3600}h ago"
-
-
-def describe(status: StoreStatus, *, now_ms: int) -> str:
-    """One line: ``available, last sync 3m ago`` or ``unavailable: <last error>``."""
-    if status == StoreStatus():
-        return "status unknown"
-    parts = [
-        "available" if status.available else "unavailable"
-        if status.available is False else "availability unknown"
-    ]  # fmt: skip
-    if status.potentially_stale:
-        parts.append("potentially stale")
-    if status.last_sync is not None:
-        parts.append(f"last sync {_age(status.last_sync, now_ms)}")
-    elif status.available is not None:
-        parts.append("never synced")
-    if status.errors:
-        last = max(status.errors, key=lambda e: e.timestamp or 0)
-        code = f" (status {last.status_code})" if last.status_code is not None else ""
-        parts.append(f"last error{code}: {last.message}")
-    return ", ".join(parts)
-
-
-def status_to_dict(status: StoreStatus) -> dict[str, object]:
-    """The status as it appears in JSON plans (no derived, time-dependent values)."""
-    return {
-        "available": status.available,
-        "potentiallyStale": status.potentially_stale,
-        "lastSync": status.last_sync,
-        "lastError": status.last_error,
-        "errors": [
-            {"statusCode": e.status_code, "message": e.message, "timestamp": e.timestamp}
-            for e in status.errors
-        ],
-    }
 
 
 @dataclass(frozen=True, slots=True)

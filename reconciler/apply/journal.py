@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from reconciler.api.client import API_PREFIX
+from reconciler.api.routes import API_PREFIX
 from reconciler.errors import ConfigError
 from reconciler.plan.planner import Change
 

@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 from deepdiff import DeepDiff
 
-from reconciler.apply.health import describe, is_healthy, status_to_dict
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
 from reconciler.plan.planner import Change, Plan
+from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
@@ -95,8 +95,7 @@ def _plain_diff(t1: object, t2: object, path: str, lines: list[tuple[str, str]])
         if kind not in _PLAIN or type(t2) not in _PLAIN:
             raise _NotPlain
         lines.append((path, f"{_fmt(t1)} -> {_fmt(t2)}"))
-    elif kind is dict:
-        assert isinstance(t1, dict) and isinstance(t2, dict)
+    elif kind is dict and isinstance(t1, dict) and isinstance(t2, dict):
         if any(type(k) is not str for k in t1) or any(type(k) is not str for k in t2):
             raise _NotPlain
         union, common = len(t1.keys() | t2.keys()), t1.keys() & t2.keys()
@@ -275,11 +274,9 @@ def _redact(value: object) -> object:
     kind = type(value)
     if kind is str or kind is bool or kind is int or value is None:
         return value
-    if kind is dict:
-        assert isinstance(value, dict)
+    if kind is dict and isinstance(value, dict):
         return {k if type(k) is str else str(k): _redact(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        assert isinstance(value, list | tuple)
+    if (kind is list or kind is tuple) and isinstance(value, list | tuple):
         return [_redact(v) for v in value]
     return redact(value)
 

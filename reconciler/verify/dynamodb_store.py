@@ -30,14 +30,14 @@ from botocore.exceptions import (
 )
 
 from reconciler.model import DesiredStore
-from reconciler.verify.verifier import (
+from reconciler.verify.base import (
     DYNAMODB_PARTITION_KEY,
     DYNAMODB_SORT_KEY,
     DYNAMODB_SYNC_ATTR,
     Findings,
     dynamodb_metadata_key,
-    plain,
 )
+from reconciler.verify.text import plain
 
 ACCESS_CODES = frozenset(
     {
@@ -150,15 +150,21 @@ def verify_dynamodb(
             True,
             "skipped: the store is off, so LaunchDarkly does not synchronise into it",
         )
-        return
-    if not client_side_id:
+    elif not client_side_id:
         findings.add(
             "marker",
             True,
             "skipped: the environment's client-side ID is unknown (the table is not scanned)",
         )
-        return
-    key = dynamodb_metadata_key(client_side_id)
+    else:
+        _check_marker(findings, client, table_name, client_side_id, now(), max_marker_age)
+
+
+def _check_marker(
+    findings: Findings, client: Any, table_name: str, prefix: str, now: float, max_age: float
+) -> None:
+    """The ``marker`` check: the metadata item's ``synchronizedOn``, fresh or stale."""
+    key = dynamodb_metadata_key(prefix)
     try:
         item = client.get_item(
             TableName=table_name,
@@ -182,4 +188,4 @@ def verify_dynamodb(
     except ValueError:
         findings.add("marker", False, f"{DYNAMODB_SYNC_ATTR} holds {raw!r}, not Unix ms")
         return
-    findings.marker_age = findings.add_marker(ms, now(), max_marker_age)
+    findings.marker_age = findings.add_marker(ms, now, max_age)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import redis
 from redis.backoff import NoBackoff
@@ -30,10 +29,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from reconciler.model import DesiredStore
+from reconciler.verify.base import Findings
 from reconciler.verify.text import plain, scrub
-
-if TYPE_CHECKING:
-    from reconciler.verify.verifier import Findings
 
 REDIS_SYNC_MARKER = "big_segments_synchronized_on"
 """Suffix of the Redis key holding the last synchronisation time (Unix ms, a decimal string)."""
@@ -176,50 +173,8 @@ def verify_redis(
         return
     client = target.client(timeout)
     try:
-        try:
-            client.ping()
-        except RedisError as exc:
-            kind = redis_error_kind(exc)
-            text = describe_redis_error(exc, findings.secrets)
-            if kind == "reachable":
-                hint = " (TLS is enabled: does the server speak TLS?)" if target.tls else ""
-                findings.add("reachable", False, f"cannot reach {target.where}: {text}{hint}")
-                return
-            findings.add("reachable", True, f"{target.where} answered")
-            if kind == "auth":
-                who = f"user {target.username!r}" if target.username else "the default user"
-                findings.add("auth", False, f"authentication as {who} failed: {text}")
-            else:
-                findings.add(kind, False, f"PING failed: {text}")
-            return
-        findings.add("reachable", True, f"{target.where} answered")
-        if target.username:
-            findings.add("auth", True, f"authenticated as user {target.username!r}")
-        elif target.password:
-            findings.add("auth", True, "authenticated with the password")
-        else:
-            findings.add("auth", True, "no credentials declared; the server accepts commands")
-        if not store.on:
-            findings.add(
-                "marker",
-                True,
-                "skipped: the store is off, so LaunchDarkly does not synchronise into it",
-            )
-            return
-        if client_side_id:
-            key = redis_marker_key(client_side_id)
-            raw = client.get(key)
-            if raw is None:
-                findings.add(
-                    "marker",
-                    False,
-                    f"no marker at {key}: LaunchDarkly has never synchronised big segments"
-                    " into this Redis for this environment",
-                )
-                return
-            findings.marker_age = _check_marker(findings, key, raw, now(), max_marker_age, "")
-            return
-        _scan_markers(findings, client, now=now(), max_age=max_marker_age)
+        if _connected(findings, target, client):
+            _marker_checks(findings, store, client, client_side_id, now(), max_marker_age)
     except RedisError as exc:
         kind = redis_error_kind(exc)
         text = describe_redis_error(exc, findings.secrets)
@@ -230,6 +185,66 @@ def verify_redis(
         )
     finally:
         client.close()
+
+
+def _connected(findings: Findings, target: RedisTarget, client: redis.Redis) -> bool:
+    """The ``reachable`` and ``auth`` checks (one PING); whether the marker can be read."""
+    try:
+        client.ping()
+    except RedisError as exc:
+        kind = redis_error_kind(exc)
+        text = describe_redis_error(exc, findings.secrets)
+        if kind == "reachable":
+            hint = " (TLS is enabled: does the server speak TLS?)" if target.tls else ""
+            findings.add("reachable", False, f"cannot reach {target.where}: {text}{hint}")
+            return False
+        findings.add("reachable", True, f"{target.where} answered")
+        if kind == "auth":
+            who = f"user {target.username!r}" if target.username else "the default user"
+            findings.add("auth", False, f"authentication as {who} failed: {text}")
+        else:
+            findings.add(kind, False, f"PING failed: {text}")
+        return False
+    findings.add("reachable", True, f"{target.where} answered")
+    if target.username:
+        findings.add("auth", True, f"authenticated as user {target.username!r}")
+    elif target.password:
+        findings.add("auth", True, "authenticated with the password")
+    else:
+        findings.add("auth", True, "no credentials declared; the server accepts commands")
+    return True
+
+
+def _marker_checks(
+    findings: Findings,
+    store: DesiredStore,
+    client: redis.Redis,
+    client_side_id: str | None,
+    now: float,
+    max_age: float,
+) -> None:
+    """The ``marker`` check: the environment's marker when its prefix is known, else a scan."""
+    if not store.on:
+        findings.add(
+            "marker",
+            True,
+            "skipped: the store is off, so LaunchDarkly does not synchronise into it",
+        )
+        return
+    if not client_side_id:
+        _scan_markers(findings, client, now=now, max_age=max_age)
+        return
+    key = redis_marker_key(client_side_id)
+    raw = client.get(key)
+    if raw is None:
+        findings.add(
+            "marker",
+            False,
+            f"no marker at {key}: LaunchDarkly has never synchronised big segments"
+            " into this Redis for this environment",
+        )
+        return
+    findings.marker_age = _check_marker(findings, key, raw, now, max_age, "")
 
 
 def _scan_markers(findings: Findings, client: redis.Redis, *, now: float, max_age: float) -> None:
