@@ -132,7 +132,7 @@ def test_every_module_opens_with_a_docstring_and_stays_small() -> None:
     for name, path in product_modules():
         tree = ast.parse(path.read_text())
         assert ast.get_docstring(tree), f"{name} has no module docstring"
-        assert len(path.read_text().splitlines()) < 450, f"{name} is too long"
+        assert len(path.read_text().splitlines()) <= 410, f"{name} is too long"
 
 
 def test_the_benchmark_is_not_in_the_installed_package() -> None:

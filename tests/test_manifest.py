@@ -12,8 +12,9 @@ from jsonschema import Draft202012Validator
 from reconciler.errors import ManifestError
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE
 from reconciler.manifest import yamlpos
-from reconciler.manifest.load import LoadResult, load_manifests, manifest_schema
+from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.manifest.safety import ANY_IGNORE_FIELDS, ignore_fields
+from reconciler.manifest.sources import manifest_schema
 from reconciler.manifest.yamlpos import load_documents
 from reconciler.model import SENSITIVE, IgnoreRule, Location, Secret
 

@@ -21,16 +21,11 @@ ever shows a value that is or came from a secret.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from reconciler.errors import ManifestError, ManifestProblem
@@ -56,6 +51,7 @@ from reconciler.manifest.safety import (
     check_ignore_rule,
     ignore_fields,
 )
+from reconciler.manifest.sources import manifest_files, validator
 from reconciler.manifest.yamlpos import Document, Path, load_documents
 from reconciler.model import (
     Address,
@@ -67,8 +63,6 @@ from reconciler.model import (
     Location,
     Secret,
 )
-
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +80,7 @@ def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> 
     Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
     """
     run = _Run(env)
-    files = _manifest_files(paths, run.problems)
+    files = manifest_files(paths, run.problems)
     for display, path in files:
         try:
             text = path.read_bytes().decode("utf-8-sig")
@@ -111,53 +105,6 @@ def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> 
         warnings=tuple(dict.fromkeys(run.warnings)),
         files=tuple(display for display, _ in files),
     )
-
-
-@cache
-def manifest_schema() -> dict[str, Any]:
-    """The JSON Schema of one manifest document, as shipped in the package."""
-    text = resources.files("reconciler").joinpath("schema/manifest.schema.json").read_text()
-    return cast(dict[str, Any], json.loads(text))
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(manifest_schema())
-
-
-# --- files ---------------------------------------------------------------------------------
-
-
-def _manifest_files(
-    paths: Sequence[str | FsPath], problems: list[ManifestProblem]
-) -> list[tuple[str, FsPath]]:
-    """(display name, path) of every manifest file, de-duplicated and sorted by name."""
-    found: dict[FsPath, str] = {}
-    for given in paths:
-        root = FsPath(given)
-        if root.is_dir():
-            inside = sorted(_walk(root))
-            if not inside:
-                problems.append(
-                    ManifestProblem(str(root), 1, 1, f"no manifests (*.yaml, *.yml) under {root}")
-                )
-            for path in inside:
-                found.setdefault(path.resolve(), str(path))
-        elif root.is_file():
-            found.setdefault(root.resolve(), str(root))
-        else:
-            problems.append(ManifestProblem(str(root), 1, 1, "no such file or directory"))
-    return sorted(((name, FsPath(name)) for name in found.values()), key=lambda item: item[0])
-
-
-def _walk(root: FsPath) -> Iterator[FsPath]:
-    """Manifest files under ``root``; hidden files and directories (``.git``, ``.github``) are
-    skipped, and symbolic links to directories are not followed."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES):
-                yield FsPath(folder) / name
 
 
 # --- the run: state gathered across files ------------------------------------------------
@@ -217,7 +164,7 @@ class _DocumentCheck:
 
     def check(self) -> None:
         self.doc.data = self._interpolate(self.doc.data, ())
-        for error in _validator().iter_errors(self.doc.data):
+        for error in validator().iter_errors(self.doc.data):
             self._schema_problem(error)
         data = self.doc.data
         if not isinstance(data, dict):
@@ -352,6 +299,29 @@ class _DocumentCheck:
         own = store.get("config")
         if not isinstance(own, dict):
             return
+        config = self._store_config(key, base_config, own, path)
+        if len(self.run.problems) > before or self.broken or self.schema_paths or not addressed:
+            return  # the run fails anyway; build stores only from fully valid documents
+        tags = [*(defaults.get("tags") or []), *(store.get("tags") or [])]
+        self.run.stores.append(
+            DesiredStore(
+                project=str(project),
+                environment=str(environment),
+                integration_key=cast(IntegrationKey, key),
+                name=str(name),
+                on=bool(store.get("on", defaults.get("on", False))),
+                tags=tuple(dict.fromkeys(tags)),
+                config=config,
+                location=here,
+                protect=bool(store.get("protect", defaults.get("protect", False))),
+                ignore=ignore,
+            )
+        )
+
+    def _store_config(
+        self, key: str, base_config: dict[str, Any], own: dict[str, Any], path: Path
+    ) -> dict[str, ConfigValue]:
+        """The store's config over ``defaults.config``, each value checked and secrets wrapped."""
         fields = fields_by_key(key)
         merged: dict[str, tuple[object, Path]] = {
             k: (v, ("defaults", "config", k)) for k, v in base_config.items()
@@ -379,23 +349,7 @@ class _DocumentCheck:
                     (*path, "config"),
                     f"{fmt_path((*path, 'config'))}: missing required key '{spec.key}' for {key}",
                 )
-        if len(self.run.problems) > before or self.broken or self.schema_paths or not addressed:
-            return  # the run fails anyway; build stores only from fully valid documents
-        tags = [*(defaults.get("tags") or []), *(store.get("tags") or [])]
-        self.run.stores.append(
-            DesiredStore(
-                project=str(project),
-                environment=str(environment),
-                integration_key=cast(IntegrationKey, key),
-                name=str(name),
-                on=bool(store.get("on", defaults.get("on", False))),
-                tags=tuple(dict.fromkeys(tags)),
-                config=config,
-                location=here,
-                protect=bool(store.get("protect", defaults.get("protect", False))),
-                ignore=ignore,
-            )
-        )
+        return config
 
     def _store_ignore(
         self, key: str, base: list[tuple[Path, IgnoreRule]], store: dict[str, Any], path: Path
