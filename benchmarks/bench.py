@@ -266,6 +266,74 @@ def _machine() -> dict[str, Any]:
     }
 
 
+class _Session:
+    """One benchmark run: the scenarios chosen, their results and the table rows."""
+
+    def __init__(self, quick: bool, chosen: set[str]) -> None:
+        self.quick, self.chosen = quick, chosen
+        self.default = int(build_parser().parse_args(["plan", "."]).parallelism)
+        self.results: dict[str, Any] = {
+            "machine": _machine(),
+            "quick": quick,
+            "default_parallelism": self.default,
+            "gc_thresholds": list(gc.get_threshold()),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.rows: list[Row] = []
+
+    def step(self, name: str, run: Callable[[], list[Row]]) -> None:
+        if name not in self.chosen:
+            return
+        print(f"bench: {name}...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
+        try:
+            self.rows.extend(run())
+        except Exception as error:  # a benchmark reports a broken scenario and goes on
+            self.results[name] = {"error": f"{type(error).__name__}: {error}"}
+            self.rows.append(Row(name, "error", f"{type(error).__name__}: {error}"[:80], "", False))
+        print(f"bench: {name} took {time.perf_counter() - began:.1f} s", file=sys.stderr)
+
+    def cpu(self) -> list[Row]:
+        size = 2_000 if self.quick else 10_000
+        self.results["cpu"] = cpu_scenario(size)
+        self.results["memory"] = memory_scenario(size)
+        return _rows_cpu(self.results["cpu"], self.results["memory"])
+
+    def latency(self) -> list[Row]:
+        from benchmarks import bench_http  # imports httpx and the emulator only when needed
+
+        parallelisms = sorted({1, 8, 16, 32, self.default})
+        with bench_http.temp_workdir() as tmp:
+            result = bench_http.latency_scenario(
+                Path(tmp), stores=100 if self.quick else 1_000, latency_ms=30,
+                parallelisms=parallelisms,
+            )  # fmt: skip
+        result["contract_cost"] = bench_http.contract_cost(20 if self.quick else 60)
+        self.results["latency"] = result
+        rows = _rows_latency(result, self.default)
+        for key in ("unvalidated", "validated"):
+            cost = result["contract_cost"][key]
+            rows.append(Row("emulator", f"per request, contract {key} (info)",
+                            f"POST {cost['post_ms']:.1f} ms, list {cost['list_ms_per_store']:.1f}"
+                            " ms/store"))  # fmt: skip
+        return rows
+
+    def rate(self) -> list[Row]:
+        from benchmarks import bench_http
+
+        with bench_http.temp_workdir() as tmp:
+            self.results["rate"] = bench_http.rate_scenario(
+                Path(tmp), stores=120 if self.quick else 600, route_limit=50, window=1.0,
+                parallelism=self.default,
+            )  # fmt: skip
+        return _rows_rate(self.results["rate"])
+
+    def growth(self) -> list[Row]:
+        sizes = (200, 1_000, 2_000) if self.quick else (1_000, 5_000, 10_000)
+        self.results["growth"] = growth_scenario(sizes)
+        return _rows_growth(self.results["growth"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the plumbing")
@@ -276,70 +344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     tune_gc_for_batch()
-    from benchmarks import bench_http  # imports httpx and the emulator client only when needed
-
-    quick = args.quick
-    default = int(build_parser().parse_args(["plan", "."]).parallelism)
-    chosen = set(args.only or ("cpu", "latency", "rate", "growth"))
-    results: dict[str, Any] = {
-        "machine": _machine(),
-        "quick": quick,
-        "default_parallelism": default,
-        "gc_thresholds": list(gc.get_threshold()),
-    }
-    results["started"] = datetime.now(UTC).isoformat(timespec="seconds")
-    rows: list[Row] = []
+    session = _Session(args.quick, set(args.only or ("cpu", "latency", "rate", "growth")))
     started = time.perf_counter()
-
-    def step(name: str, run: Callable[[], list[Row]]) -> None:
-        if name not in chosen:
-            return
-        print(f"bench: {name}...", file=sys.stderr, flush=True)
-        began = time.perf_counter()
-        try:
-            rows.extend(run())
-        except Exception as error:  # a benchmark reports a broken scenario and goes on
-            results[name] = {"error": f"{type(error).__name__}: {error}"}
-            rows.append(Row(name, "error", f"{type(error).__name__}: {error}"[:80], "", False))
-        print(f"bench: {name} took {time.perf_counter() - began:.1f} s", file=sys.stderr)
-
-    def cpu() -> list[Row]:
-        size = 2_000 if quick else 10_000
-        results["cpu"] = cpu_scenario(size)
-        results["memory"] = memory_scenario(size)
-        return _rows_cpu(results["cpu"], results["memory"])
-
-    def latency() -> list[Row]:
-        parallelisms = sorted({1, 8, 16, 32, default})
-        with bench_http.temp_workdir() as tmp:
-            results["latency"] = bench_http.latency_scenario(
-                Path(tmp), stores=100 if quick else 1_000, latency_ms=30,
-                parallelisms=parallelisms,
-            )  # fmt: skip
-        results["latency"]["contract_cost"] = bench_http.contract_cost(20 if quick else 60)
-        rows = _rows_latency(results["latency"], default)
-        for key in ("unvalidated", "validated"):
-            cost = results["latency"]["contract_cost"][key]
-            rows.append(Row("emulator", f"per request, contract {key} (info)",
-                            f"POST {cost['post_ms']:.1f} ms, list {cost['list_ms_per_store']:.1f}"
-                            " ms/store"))  # fmt: skip
-        return rows
-
-    def rate() -> list[Row]:
-        with bench_http.temp_workdir() as tmp:
-            results["rate"] = bench_http.rate_scenario(
-                Path(tmp), stores=120 if quick else 600, route_limit=50, window=1.0,
-                parallelism=default,
-            )  # fmt: skip
-        return _rows_rate(results["rate"])
-
-    def growth() -> list[Row]:
-        sizes = (200, 1_000, 2_000) if quick else (1_000, 5_000, 10_000)
-        results["growth"] = growth_scenario(sizes)
-        return _rows_growth(results["growth"])
-
-    for name, run in (("cpu", cpu), ("growth", growth), ("latency", latency), ("rate", rate)):
-        step(name, run)
+    for name in ("cpu", "growth", "latency", "rate"):
+        session.step(name, getattr(session, name))
+    results, rows = session.results, session.rows
     results["duration_seconds"] = time.perf_counter() - started
     results["rows"] = [asdict(r) | {"result": r.result} for r in rows]
     Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", "utf-8")
