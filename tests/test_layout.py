@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,3 +156,16 @@ def test_no_function_is_over_60_lines_without_a_reason_beside_it() -> None:
                 if size > 60 and "long:" not in lines[node.lineno - 1]:
                     long.append(f"{name}.{node.name} ({size} lines)")
     assert long == []
+
+
+def test_help_imports_no_command_module_and_no_http_client() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from reconciler.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0\n"
+        "loaded = [m for m in sys.modules if m.startswith('reconciler.cli.commands.')]\n"
+        "print(sorted(loaded), 'httpx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['reconciler.cli.commands.base'] False"

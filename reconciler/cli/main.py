@@ -1,5 +1,5 @@
-"""The command line: parses arguments, wires loader, client, planner and executor, and maps
-every ``ReconcilerError`` to its exit code at one point.
+"""The command line's one exit point: parses arguments (``parser``), runs the chosen command
+(``commands``, imported only then), and maps every ``ReconcilerError`` to its exit code.
 
 Results go to stdout; logs, prompts and errors go to stderr. A usage error exits 1, never 2:
 2 always means "changes" (``plan --detailed-exitcode``) or "drift". ``main(argv)`` returns the
