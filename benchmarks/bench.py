@@ -41,7 +41,8 @@ from typing import Any
 from benchmarks.bench_data import Split, synthetic_state
 from reconciler.cli.main import build_parser, tune_gc_for_batch
 from reconciler.model import DesiredState, LiveStore
-from reconciler.plan.planner import Plan, build_plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.planner import build_plan
 from reconciler.render.plan import render_json, render_text
 
 API_HOST = "https://app.launchdarkly.com"

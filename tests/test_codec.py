@@ -24,6 +24,7 @@ from reconciler.model import (
     StoreError,
     StoreStatus,
 )
+from reconciler.plan.changes import ACTIONS, Change, Plan, SecretCheck, Unmanaged
 from reconciler.plan.codec import (
     SECRET_MARK,
     MalformedPlanError,
@@ -31,7 +32,7 @@ from reconciler.plan.codec import (
     plan_from_dict,
     plan_to_dict,
 )
-from reconciler.plan.planner import ACTIONS, Change, Plan, SecretCheck, Unmanaged, build_plan
+from reconciler.plan.planner import build_plan
 
 
 class Vault:

@@ -14,7 +14,8 @@ from reconciler.emulator import EmulatorServer
 from reconciler.integrations import mask_secret
 from reconciler.manifest.load import load_manifests
 from reconciler.model import DEFAULT_OWNER_TAG, LiveStore, StoreStatus
-from reconciler.plan.planner import PROTECT_TAG, Plan, SecretCheck, build_plan
+from reconciler.plan.changes import PROTECT_TAG, Plan, SecretCheck
+from reconciler.plan.planner import build_plan
 from reconciler.render.export import ExportedFile, export_manifests, secret_variable
 
 PASSWORD = "payments-redis-Secr3t-value"

@@ -22,7 +22,8 @@ from reconciler.model import (
     Secret,
     StoreStatus,
 )
-from reconciler.plan.planner import PROTECT_TAG, Plan, build_plan
+from reconciler.plan.changes import PROTECT_TAG, Plan
+from reconciler.plan.planner import build_plan
 from reconciler.plan.safety import check_safety
 
 OWNER = DEFAULT_OWNER_TAG

@@ -22,7 +22,7 @@ from reconciler.api.client import Client
 from reconciler.apply.journal import Journal
 from reconciler.errors import ApplyError, ConflictError, PlanError, ReconcilerError
 from reconciler.model import LiveStore, reveal
-from reconciler.plan.planner import Change, Plan
+from reconciler.plan.changes import Change, Plan
 
 APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
 

@@ -21,7 +21,7 @@ from typing import IO
 
 from reconciler.api.routes import API_PREFIX
 from reconciler.errors import ConfigError
-from reconciler.plan.planner import Change
+from reconciler.plan.changes import Change
 
 METHODS = {"create": "POST", "update": "PATCH", "delete": "DELETE"}
 

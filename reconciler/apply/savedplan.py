@@ -22,9 +22,9 @@ from typing import Any
 
 from reconciler.errors import PlanError
 from reconciler.model import DesiredState, LiveStore, Secret
+from reconciler.plan.changes import Plan
 from reconciler.plan.codec import SECRET_MARK, MalformedPlanError, plan_from_dict, plan_to_dict
 from reconciler.plan.normalise import desired_config
-from reconciler.plan.planner import Plan
 
 KIND = "reconciler-plan"
 FORMAT_VERSION = "2"

@@ -28,7 +28,7 @@ from reconciler.model import (
     StoreError,
     StoreStatus,
 )
-from reconciler.plan.planner import Action, Change, Plan, SecretCheck, SecretState, Unmanaged
+from reconciler.plan.changes import Action, Change, Plan, SecretCheck, SecretState, Unmanaged
 
 SECRET_MARK = "$secret"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 
 from reconciler.errors import UnsafePlanError
-from reconciler.plan.planner import PROTECT_TAG, Plan
+from reconciler.plan.changes import PROTECT_TAG, Plan
 
 DEFAULT_THRESHOLD = 0.30
 THRESHOLD_MIN_STORES = 10

@@ -26,8 +26,8 @@ import yaml
 
 from reconciler.integrations import ConfigField, fields_by_key
 from reconciler.model import DEFAULT_OWNER_TAG, LiveStore
+from reconciler.plan.changes import PROTECT_TAG
 from reconciler.plan.normalise import live_config
-from reconciler.plan.planner import PROTECT_TAG
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -21,7 +21,7 @@ from deepdiff import DeepDiff
 
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
-from reconciler.plan.planner import Change, Plan
+from reconciler.plan.changes import Change, Plan
 from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"

@@ -19,7 +19,8 @@ from reconciler.cli.commands.common import client_for, colour, load, read
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
 from reconciler.manifest.load import load_manifests
 from reconciler.model import LiveStore
-from reconciler.plan.planner import Plan, build_plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.planner import build_plan
 from reconciler.plan.safety import check_safety
 from reconciler.progress import MIN_TOTAL, Progress
 from reconciler.render.plan import render_text, summary_line

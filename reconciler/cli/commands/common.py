@@ -15,7 +15,8 @@ from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
 from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import LiveStore
-from reconciler.plan.planner import Plan, build_plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.planner import build_plan
 from reconciler.render.plan import render_json, render_markdown, render_text
 
 
