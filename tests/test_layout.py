@@ -169,3 +169,9 @@ def test_help_imports_no_command_module_and_no_http_client() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['reconciler.cli.commands.base'] False"
+
+
+def test_the_journal_names_paths_without_the_http_client() -> None:
+    edges = graph()
+    assert "reconciler.api.routes" in edges["reconciler.apply.journal"]
+    assert "reconciler.api.client" not in edges["reconciler.apply.journal"]
