@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import (
+from reconciler.api.client import (
     API_PREFIX,
     DEFAULT_API_HOST,
     Client,
@@ -22,9 +22,9 @@ from reconciler.client import (
     RetryPolicy,
     settings_from_env,
 )
+from reconciler.api.limits import NetLimits
 from reconciler.errors import ApiError, ConfigError, ConflictError, TransportError
 from reconciler.model import StoreError, StoreStatus
-from reconciler.netlimits import NetLimits
 
 TOKEN = "api-0123abcd-4567-89ef-0123-456789abcdef"
 PASSWORD = "hunter2-very-secret"

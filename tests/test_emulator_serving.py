@@ -142,7 +142,7 @@ def test_a_bad_seed_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def test_the_product_cli_reaches_the_emulator_command(tmp_path: Path) -> None:
-    from reconciler.cli import main as product_main
+    from reconciler.cli.main import main as product_main
 
     seed = tmp_path / "seed.json"
     seed.write_text("[", "utf-8")

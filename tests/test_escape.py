@@ -16,7 +16,7 @@ from cli_helpers import EXTERNAL_ID, PASSWORD, PAYMENTS, cli, write
 from raw_server import RawServer, answer
 
 from reconciler import escape
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.emulator import EmulatorServer
 from reconciler.model import DEFAULT_OWNER_TAG
 

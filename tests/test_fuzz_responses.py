@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import escape
-from reconciler.client import API_PREFIX, Client, ConnectionSettings, RetryPolicy
+from reconciler.api.client import API_PREFIX, Client, ConnectionSettings, RetryPolicy
+from reconciler.api.limits import decode_json
+from reconciler.api.wire import Malformed, parse_full, parse_list
 from reconciler.errors import ApiError, TransportError
 from reconciler.model import LiveStore
-from reconciler.netlimits import decode_json
-from reconciler.wire import Malformed, parse_full, parse_list
 
 EXAMPLES = int(os.environ.get("RECONCILER_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from raw_server import RawServer, answer, head
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 TOKEN = "api-hostile-network-token"
 MANIFEST = """\
@@ -220,7 +220,7 @@ def endless(conn: socket.socket, _request: bytes) -> None:
 CHILD = """
 import sys
 from pathlib import Path
-from reconciler.cli import main
+from reconciler.cli.main import main
 code = main(sys.argv[1:])
 status = Path("/proc/self/status").read_text().splitlines()
 print(next(line.split()[1] for line in status if line.startswith("VmHWM:")), file=sys.stderr)
