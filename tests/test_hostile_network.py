@@ -264,3 +264,41 @@ def test_a_gzip_bomb_is_capped_after_decompression(tmp_path: Path) -> None:
     with RawServer(gzipped) as server:
         line = assert_clean_error(*run_cli(tmp_path, server.url))
     assert "with a body larger than 8 MiB; stopped reading it" in line
+
+
+def test_each_parallel_read_keeps_its_own_deadline(tmp_path: Path) -> None:
+    """The list answers; one of the per-store reads (run in worker threads) stalls."""
+    listing = json.dumps({"items": [store(1) | {"_id": f"s{i}"} for i in range(4)]}).encode()
+    full = {**store(1), "config": {"host": "h", "port": "6379"}}
+
+    def router(conn: socket.socket, request: bytes) -> None:
+        target = request.split(b" ", 2)[1].decode()
+        if target.endswith("/s2"):
+            conn.recv(1)  # stalls until the client gives up
+        elif target.endswith("/big-segment-store"):
+            answer("200 OK", listing)(conn, request)
+        else:
+            body = json.dumps(full | {"_id": target.rsplit("/", 1)[1]}).encode()
+            answer("200 OK", body)(conn, request)
+
+    with RawServer(router) as server:
+        started = time.monotonic()
+        line = assert_clean_error(*run_cli(tmp_path, server.url, "--timeout", "2"))
+        assert time.monotonic() - started < 20
+    assert line.endswith("/payments/production/redis/s2 within 2 s (--timeout)")
+
+
+def test_a_server_that_lies_about_the_length_is_a_clean_error(tmp_path: Path) -> None:
+    def short(conn: socket.socket, _request: bytes) -> None:
+        headers = {"Content-Type": "application/json", "Content-Length": "1000"}
+        conn.sendall(head("200 OK", headers) + b'{"items": []}')  # then hangs up
+
+    with RawServer(short) as server:
+        code, out, err = run_cli(tmp_path, server.url, "--max-attempts", "2")
+    assert (code, out) == (1, "")
+    warning, line = err.splitlines()  # the retry is logged, then one error line
+    assert warning.startswith("WARNING reconciler.client: GET ") and "retrying in" in warning
+    assert "Traceback" not in err
+    assert line.startswith(f"error: could not reach LaunchDarkly at {server.url}: ")
+    assert line.endswith("(after 2 attempts)")
+    assert len(server.requests) == 2
