@@ -302,3 +302,12 @@ def test_a_server_that_lies_about_the_length_is_a_clean_error(tmp_path: Path) ->
     assert line.startswith(f"error: could not reach LaunchDarkly at {server.url}: ")
     assert line.endswith("(after 2 attempts)")
     assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "1e9"])
+def test_a_timeout_that_is_not_a_sane_number_of_seconds_is_a_usage_error(
+    tmp_path: Path, value: str
+) -> None:
+    code, out, err = run_cli(tmp_path, "http://127.0.0.1:9", "--timeout", value)
+    assert (code, out) == (1, "")
+    assert "--timeout" in err and "Traceback" not in err
