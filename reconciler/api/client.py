@@ -1,13 +1,13 @@
 """The LaunchDarkly API client: the only module that imports httpx.
 
 It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
-exactly one ``LD-API-Version: beta`` header and the raw token, retries 429, 5xx and connection
-failures as ``reconciler.api.retry`` decides, paces requests to spend LaunchDarkly's rate-limit
-budget evenly (``reconciler.api.pacing``), resolves creates and patches whose failed attempt may
-nevertheless have been applied, parses responses into ``LiveStore`` values, and translates every
-failure into ``ApiError``/``ConflictError``/``TransportError`` (``raise ... from`` the httpx
-exception). Neither the token nor request bodies (which hold passwords) ever reach an exception
-message or a log line (``reconciler.api.redact``).
+one ``LD-API-Version`` (``beta``; ``read`` names its own) and the raw token, retries 429, 5xx
+and connection failures as ``reconciler.api.retry`` decides, paces requests to spend
+LaunchDarkly's rate-limit budget evenly (``reconciler.api.pacing``), resolves creates and
+patches whose failed attempt may have been applied, parses responses into ``LiveStore``
+values, and translates every failure into ``ApiError``/``ConflictError``/``TransportError``
+(``raise ... from`` the httpx exception). Neither the token nor request bodies (which hold
+passwords) ever reach an exception message or a log line (``reconciler.api.redact``).
 """
 
 from __future__ import annotations
@@ -82,11 +82,15 @@ class _Req:
     address: str | None
     body: object = None
     secrets: tuple[str, ...] = ()
+    version: str | None = None  # the LD-API-Version, when not beta
+    pattern: str | None = None  # the route, for a path outside the store API
 
     @property
     def route(self) -> str:
         """The rate-limit route: the method and the URL pattern, e.g.
         ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
+        if self.pattern is not None:
+            return self.pattern
         depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
         return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
 
@@ -184,9 +188,14 @@ class Client:
             return self._retries
 
     def list_stores(self) -> list[LiveStore]:
-        """Every store of the account (``config`` is ``None``: the list omits it)."""
+        """Every store of the account (``config`` is ``None`` when the list omits it)."""
         req = _Req("GET", API_PREFIX, None)
         return self._parse(req, self._call(req)[0], parse_list)
+
+    def read(self, path: str, parse: Callable[[object], T], *, route: str, version: str) -> T:
+        """GET ``path`` outside the store API, with its own ``route`` and ``LD-API-Version``."""
+        req = _Req("GET", path, None, version=version, pattern=route)
+        return self._parse(req, self._call(req)[0], parse)
 
     def get_store(
         self,
@@ -275,7 +284,8 @@ class Client:
         whether some attempt failed in a way that may have been applied (5xx, transport)."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
-        headers = None if body is None else {"Content-Type": "application/json"}
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        headers |= {"LD-API-Version": req.version} if req.version else {}
         method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
         ambiguous, attempt = False, 0
         while True:
