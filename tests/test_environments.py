@@ -128,8 +128,8 @@ def test_a_malformed_environment_names_no_secret_from_the_body() -> None:
     body = {"items": [{"key": "production", "apiKey": "sdk-secret-key-1234"}]}
     transport = httpx.MockTransport(lambda _: httpx.Response(200, content=json.dumps(body)))
     settings = ConnectionSettings("https://ld.example", TOKEN)
-    with Client(settings, transport=transport, pacing=False) as client:
-        with pytest.raises(ApiError) as caught:
-            list_environments(client, "payments")
+    client = Client(settings, transport=transport, pacing=False)
+    with client, pytest.raises(ApiError) as caught:
+        list_environments(client, "payments")
     assert "'_id'" in str(caught.value)
     assert "sdk-secret-key-1234" not in str(caught.value)
