@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cli_helpers import cli, write
-from conftest import small_account
+from conftest import TOKEN, small_account
 from moto_support import (  # noqa: F401  (fixtures)
     REGION,
     MotoServer,
@@ -126,9 +127,6 @@ def sync(emulator: EmulatorServer, clock: FakeClock, age: float = 0.0) -> None:
 
 def status_verdict(emulator: EmulatorServer, store: Store) -> str:
     """The emulator's ``_status``, read through its API, as one verdict."""
-    import httpx
-    from conftest import TOKEN
-
     kind = store.integration_key
     url = f"{emulator.url}/api/v2/integration-capabilities/big-segment-store"
     response = httpx.get(
@@ -168,16 +166,28 @@ def verify_verdict(
     return "stale" if failed == {"marker"} else "unavailable"
 
 
-def redis_manifest(redis: RedisServer) -> str:
-    return REDIS_MANIFEST.format(host=LOOPBACK, port=redis.port)
-
-
 def redis_config(redis: RedisServer, password: str = ROOT_PASSWORD) -> dict[str, Any]:
     return {"host": LOOPBACK, "port": str(redis.port), "password": password}
 
 
 def prefix(emulator: EmulatorServer) -> str:
     return emulator.state.client_side_id("payments", "production")
+
+
+def redis_verdicts(
+    emulator: EmulatorServer,
+    redis: RedisServer,
+    store: Store,
+    tmp: Path,
+    password: str = ROOT_PASSWORD,
+) -> tuple[str, str, str]:
+    """verify's, the SDK's and ``_status``'s verdicts, all with the declared password."""
+    manifest = REDIS_MANIFEST.format(host=LOOPBACK, port=redis.port)
+    return (
+        verify_verdict(emulator, manifest, tmp, password=password),
+        sdk_verdict(sdk_status("redis", redis_config(redis, password), prefix(emulator))),
+        status_verdict(emulator, store),
+    )
 
 
 @pytest.mark.parametrize(("age", "expected"), [(FRESH_AGE, "healthy"), (OLD_AGE, "stale")])
@@ -191,9 +201,7 @@ def test_verify_the_sdk_and_the_api_agree_on_a_redis_marker_by_its_age(
 ) -> None:
     store = add_store(emulator, "redis", redis_config(redis_clean))
     sync(emulator, real_clock, age)
-    sdk = sdk_verdict(sdk_status("redis", redis_config(redis_clean), prefix(emulator)))
-    verdicts = (verify_verdict(emulator, redis_manifest(redis_clean), tmp_path), sdk)
-    assert verdicts + (status_verdict(emulator, store),) == (expected,) * 3
+    assert redis_verdicts(emulator, redis_clean, store, tmp_path) == (expected,) * 3
 
 
 def test_verify_the_sdk_and_the_api_agree_that_a_missing_redis_marker_is_stale(
@@ -201,21 +209,16 @@ def test_verify_the_sdk_and_the_api_agree_that_a_missing_redis_marker_is_stale(
 ) -> None:
     redis_clean.admin().set("some-other-environment:big_segments_synchronized_on", "1")
     store = add_store(emulator, "redis", redis_config(redis_clean))  # never synchronised
-    sdk = sdk_verdict(sdk_status("redis", redis_config(redis_clean), prefix(emulator)))
-    verdicts = (verify_verdict(emulator, redis_manifest(redis_clean), tmp_path), sdk)
-    assert verdicts + (status_verdict(emulator, store),) == ("stale",) * 3
+    assert redis_verdicts(emulator, redis_clean, store, tmp_path) == ("stale",) * 3
 
 
 def test_verify_the_sdk_and_the_api_agree_about_a_wrong_redis_password(
     emulator: EmulatorServer, real_clock: FakeClock, redis_clean: RedisServer, tmp_path: Path
 ) -> None:
-    wrong = redis_config(redis_clean, WRONG_PASSWORD)
-    store = add_store(emulator, "redis", wrong)
+    store = add_store(emulator, "redis", redis_config(redis_clean, WRONG_PASSWORD))
     sync(emulator, real_clock)
-    sdk = sdk_verdict(sdk_status("redis", wrong, prefix(emulator)))
-    manifest = redis_manifest(redis_clean)
-    verdicts = (verify_verdict(emulator, manifest, tmp_path, password=WRONG_PASSWORD), sdk)
-    assert verdicts + (status_verdict(emulator, store),) == ("unavailable",) * 3
+    verdicts = redis_verdicts(emulator, redis_clean, store, tmp_path, WRONG_PASSWORD)
+    assert verdicts == ("unavailable",) * 3
 
 
 def dynamodb_config(table: str = TABLE) -> dict[str, Any]:
