@@ -73,18 +73,23 @@ def fields_by_key(integration_key: str) -> dict[str, ConfigField]:
     return {f.key: f for f in FIELDS.get(integration_key, ())}
 
 
-def mask_secret(value: str) -> str:
+def mask_secret(value: str, *, per_char: bool = False) -> str:
     """Mask a secret the way LaunchDarkly does on read: ``supersecret123`` -> ``sup********123``.
 
-    Values of six characters or fewer are masked entirely; the empty string stays empty.
+    The only sample LaunchDarkly documents fits two rules (API-NOTES §8): eight stars between
+    the first and last three characters (the default), or one star per hidden character
+    (``per_char``). Values of six characters or fewer show no character (eight stars, or one
+    per character); the empty string stays empty.
     """
     if not value:
         return ""
     if len(value) <= 6:
-        return "*" * 8
-    return f"{value[:3]}{'*' * 8}{value[-3:]}"
+        return "*" * (len(value) if per_char else 8)
+    return f"{value[:3]}{'*' * (len(value) - 6 if per_char else 8)}{value[-3:]}"
 
 
 def mask_consistent(mask: str, value: str) -> bool:
-    """Could ``mask`` (as the API returned it) have come from ``value``?"""
-    return mask_secret(value) == mask
+    """Could ``mask`` (as the API returned it) have come from ``value`` under either masking
+    rule? A mask only one rule could produce (say, 11 stars) is judged by that rule alone;
+    ``sup********123`` fits both, and then ``value`` only has to fit one of them."""
+    return mask in (mask_secret(value), mask_secret(value, per_char=True))

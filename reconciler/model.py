@@ -147,8 +147,8 @@ class StoreStatus:
 
 @dataclass(frozen=True, slots=True)
 class LiveStore:
-    """One store as LaunchDarkly returns it. ``config`` is ``None`` when it came from the
-    list call (which omits it); otherwise it holds the API's masked, normalised values."""
+    """One store as LaunchDarkly returns it. ``config`` is ``None`` when it came from a list
+    call that omits it; otherwise it holds the API's masked, normalised values."""
 
     id: str
     project: str
@@ -164,6 +164,18 @@ class LiveStore:
     @property
     def slot(self) -> tuple[str, str, str]:
         return (self.project, self.environment, self.integration_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """One LaunchDarkly environment, as the environment reads return it (API-NOTES §9).
+    ``client_side_id`` (the API's ``_id``) is the key prefix the SDKs read big segments
+    under. The SDK and mobile keys the API also returns are secrets and are never kept."""
+
+    project: str
+    key: str
+    critical: bool
+    client_side_id: str
 
 
 def redact(value: object) -> object:

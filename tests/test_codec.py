@@ -176,7 +176,7 @@ def _store(name: str, password: bool = True, **extra: Any) -> DesiredStore:
 
 
 def _live(store_id: str, environment: str, name: str, tags: tuple[str, ...]) -> LiveStore:
-    config = {"host": "old.internal", "port": "6379", "password": "**", "tlsEnabled": False}
+    config = {"host": "old.internal", "port": "6379", "password": "*****", "tlsEnabled": False}
     return LiveStore(
         store_id, "payments", environment, "redis", name, True, tags, 7, config, StoreStatus()
     )

@@ -119,3 +119,76 @@ def test_verify_reports_a_wrong_password_and_an_unreachable_host(
     )
     assert down.code == 2
     assert "reachable" in down.out
+
+
+def applied(synced: EmulatorServer, redis: RedisServer, tmp_path: Path) -> str:
+    path = write(tmp_path, manifest(redis.port))
+    env = {"REDIS_PAYMENTS_PASSWORD": ROOT_PASSWORD}
+    assert cli(synced, "apply", path, "--auto-approve", "--wait-healthy=20", **env).code == 0
+    return path
+
+
+def environment_reads(server: EmulatorServer) -> list[str]:
+    return [r.path for r in server.state.requests if r.path.startswith("/api/v2/projects/")]
+
+
+def test_verify_finds_the_client_side_id_through_the_environment_reads(
+    synced: EmulatorServer, redis_clean: RedisServer, tmp_path: Path
+) -> None:
+    path = applied(synced, redis_clean, tmp_path)
+    redis_clean.admin().set("someone-else:big_segments_synchronized_on", "1")  # not scanned
+    synced.state.clear_requests()
+    result = cli(synced, "-vv", "verify", path, REDIS_PAYMENTS_PASSWORD=ROOT_PASSWORD)
+    assert result.code == 0, result.all
+    assert "ok   payments/production/redis" in result.out
+    assert "LaunchDarkly last synchronised at" in result.out and "prefix '" not in result.out
+    assert "warning" not in result.err
+    assert environment_reads(synced) == ["/api/v2/projects/payments/environments"]
+    details = synced.state.environment("payments", "production")
+    assert details.api_key not in result.all and details.mobile_key not in result.all
+
+
+def test_verify_warns_and_scans_when_the_token_may_not_read_environments(
+    synced: EmulatorServer, redis_clean: RedisServer, tmp_path: Path
+) -> None:
+    path = applied(synced, redis_clean, tmp_path)
+    synced.state.environment_read_denied = True
+    result = cli(synced, "verify", path, REDIS_PAYMENTS_PASSWORD=ROOT_PASSWORD)
+    assert result.code == 0, result.all
+    assert "may not read environments (403" in result.err
+    assert "scans Redis for markers" in result.err
+    prefix = synced.state.client_side_id("payments", "production")
+    assert f"prefix '{prefix}'" in result.out  # found by the scan, as before
+
+
+def test_verify_without_a_token_warns_and_scans(
+    synced: EmulatorServer, redis_clean: RedisServer, tmp_path: Path
+) -> None:
+    path = applied(synced, redis_clean, tmp_path)
+    synced.state.clear_requests()
+    result = cli(
+        synced, "verify", path, REDIS_PAYMENTS_PASSWORD=ROOT_PASSWORD, LAUNCHDARKLY_ACCESS_TOKEN=""
+    )
+    assert result.code == 0, result.all
+    assert "warning: no LaunchDarkly access token" in result.err
+    assert synced.state.requests == []
+
+
+def test_a_client_side_id_on_the_command_line_wins_over_launchdarkly(
+    synced: EmulatorServer, redis_clean: RedisServer, tmp_path: Path
+) -> None:
+    path = applied(synced, redis_clean, tmp_path)
+    synced.state.clear_requests()
+    env = {"REDIS_PAYMENTS_PASSWORD": ROOT_PASSWORD}
+    result = cli(synced, "verify", path, "--client-side-id", "payments/production=other", **env)
+    assert result.code == 2
+    assert "no marker at other:big_segments_synchronized_on" in result.out
+    assert environment_reads(synced) == []
+
+
+def test_verify_help_names_the_sdk_setting_its_default_comes_from(
+    synced: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(synced, "verify", "--help").code == 0
+    helped = " ".join(capsys.readouterr().out.split())
+    assert "(default 120, like the SDK's BigSegmentsConfig(stale_after=120))" in helped

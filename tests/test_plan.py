@@ -175,6 +175,30 @@ def test_a_secret_whose_mask_cannot_match_is_a_change() -> None:
     assert change.patch[-1]["path"] == "/config"
 
 
+def per_char_mask(value: str) -> str:
+    """One star per hidden character: the other rule LaunchDarkly's only sample fits."""
+    return f"{value[:3]}{'*' * (len(value) - 6)}{value[-3:]}"
+
+
+@pytest.mark.parametrize(
+    ("live_password", "expected"),
+    [
+        (per_char_mask(PASSWORD), "unverifiable"),  # 15 stars: only per-char, and it fits
+        (mask_secret(PASSWORD), "unverifiable"),  # 8 stars: only fixed, and it fits
+        (per_char_mask(PASSWORD[:-1] + "!"), "changed"),  # per-char, another last character
+        (per_char_mask(PASSWORD + "x"), "changed"),  # per-char, one character longer
+        ("*" * len("short"), "changed"),  # per-char of a 5-character value
+    ],
+)
+def test_a_mask_is_judged_by_either_masking_rule_never_as_a_perpetual_change(
+    live_password: str, expected: str
+) -> None:
+    live = have(config={"host": "redis.internal", "port": "6379", "password": live_password})
+    change = build_plan(state(want()), [live]).changes[0]
+    assert [(s.key, s.state) for s in change.secrets] == [("password", expected)]
+    assert change.action == ("no-op" if expected == "unverifiable" else "update")
+
+
 def test_an_owned_undeclared_store_is_deleted_and_an_unowned_one_is_unmanaged() -> None:
     live = [
         have("staging", id="b" * 24, tags=(OWNER,)),

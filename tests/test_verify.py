@@ -130,6 +130,16 @@ def test_a_stale_marker_fails(redis_clean: RedisServer) -> None:
     assert "stale" in messages(report)
 
 
+@pytest.mark.parametrize(("age", "fresh"), [(110, True), (130, False)])
+def test_by_default_a_marker_is_stale_when_the_sdk_would_call_it_stale(
+    redis_clean: RedisServer, age: float, fresh: bool
+) -> None:
+    write_marker(redis_clean, PREFIX, age)
+    report = verify_store(redis_store(redis_clean.port), client_side_id=PREFIX, now=clock)
+    assert kinds(report)["marker"] is fresh
+    assert ("stale: older than 120 s" in messages(report)) is not fresh
+
+
 def test_a_missing_marker_fails(redis_clean: RedisServer) -> None:
     write_marker(redis_clean, "another-environment", 1)  # not ours
     report = verify_store(redis_store(redis_clean.port), client_side_id=PREFIX, now=clock)

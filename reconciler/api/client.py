@@ -1,15 +1,10 @@
 """The LaunchDarkly API client (with ``reconciler.api.transport``, all that imports httpx).
 
-It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
-exactly one ``LD-API-Version: beta`` header and the raw token, each held to ``NetLimits``
-(``transport.exchange``), retries 429, 5xx and dropped connections as ``reconciler.api.retry``
-decides (refused, DNS, TLS and timeouts fail fast; the sequence has a time budget), paces
-requests to spend LaunchDarkly's budget evenly (``reconciler.api.pacing``), resolves creates
-and patches whose failed attempt may nevertheless have been applied, parses responses into
-``LiveStore`` values, and translates every failure into ``ApiError``/``ConflictError``/
-``TransportError`` (``raise ... from`` the httpx exception). Neither the token nor request
-bodies (which hold passwords) ever reach an exception message or a log line
-(``reconciler.api.redact``).
+Every request carries one ``LD-API-Version`` (``beta``; ``read`` names its own) and the raw token,
+is held to ``NetLimits`` (``transport.exchange``), retried as ``reconciler.api.retry`` decides
+(refused, DNS, TLS and timeouts fail fast), paced by ``reconciler.api.pacing``; answers become
+``LiveStore`` values, failures ``ApiError``/``ConflictError``/``TransportError``. Neither the token
+nor request bodies ever reach an exception or a log line (``reconciler.api.redact``).
 """
 
 from __future__ import annotations
@@ -20,7 +15,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
 
@@ -39,7 +33,7 @@ from reconciler.api.retry import (
     patch_already_applied,
     rate_limit_wait,
 )
-from reconciler.api.routes import API_PREFIX, PATH_PARAMS, store_path
+from reconciler.api.routes import API_PREFIX, PATH_PARAMS, ApiRequest, store_path
 from reconciler.api.settings import (
     DEFAULT_API_HOST,
     HOST_VAR,
@@ -82,24 +76,6 @@ DEFAULT_USER_AGENT = f"reconciler/{__version__}"
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Req:
-    """One logical request: what errors name, and the secrets they must not echo."""
-
-    method: str
-    path: str
-    address: str | None
-    body: object = None
-    secrets: tuple[str, ...] = ()
-
-    @property
-    def route(self) -> str:
-        """The rate-limit route: the method and the URL pattern, e.g.
-        ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
-        depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
-        return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
 
 
 class _Adopted(Exception):
@@ -197,9 +173,14 @@ class Client:
             return self._retries
 
     def list_stores(self) -> list[LiveStore]:
-        """Every store of the account (``config`` is ``None``: the list omits it)."""
-        req = _Req("GET", API_PREFIX, None)
+        """Every store of the account (``config`` is ``None`` when the list omits it)."""
+        req = ApiRequest("GET", API_PREFIX, None)
         return self._parse(req, self._call(req)[0], parse_list)
+
+    def read(self, path: str, parse: Callable[[object], T], *, route: str, version: str) -> T:
+        """GET ``path`` outside the store API, with its own ``route`` and ``LD-API-Version``."""
+        req = ApiRequest("GET", path, None, version=version, pattern=route)
+        return self._parse(req, self._call(req)[0], parse)
 
     def get_store(
         self,
@@ -212,7 +193,7 @@ class Client:
     ) -> LiveStore:
         """One store by id, with its (masked) ``config``."""
         where = address or f"{project}/{environment}/{integration_key}"
-        req = _Req("GET", store_path(project, environment, integration_key, store_id), where)
+        req = ApiRequest("GET", store_path(project, environment, integration_key, store_id), where)
         return self._parse(req, self._call(req)[0], parse_full)
 
     def create_store(
@@ -227,7 +208,7 @@ class Client:
     ) -> LiveStore:
         """Create a store; see the class docstring for how an ambiguous failure is resolved."""
         path = store_path(project, environment, integration_key)
-        req = _Req("POST", path, address, dict(body), request_secrets(body))
+        req = ApiRequest("POST", path, address, dict(body), request_secrets(body))
         known, name = frozenset(known_ids), body.get("name")
 
         def adopt_if_created() -> None:
@@ -255,7 +236,7 @@ class Client:
         """Apply a JSON Patch; see the class docstring for how a retried PATCH is resolved."""
         path = store_path(project, environment, integration_key, store_id)
         body = [dict(op) for op in patch]
-        req = _Req("PATCH", path, address, body, request_secrets(body))
+        req = ApiRequest("PATCH", path, address, body, request_secrets(body))
         response, ambiguous = self._call(req)
         if response.status_code == 409 and ambiguous:
             live = self.get_store(project, environment, integration_key, store_id, address=address)
@@ -274,7 +255,9 @@ class Client:
         address: str,
     ) -> None:
         """Delete a store; one that is already gone (404) counts as deleted."""
-        req = _Req("DELETE", store_path(project, environment, integration_key, store_id), address)
+        req = ApiRequest(
+            "DELETE", store_path(project, environment, integration_key, store_id), address
+        )
         response, _ = self._call(req)
         if response.status_code == 404:
             log.debug("%s: DELETE %s -> 404, already gone", address, req.path)
@@ -282,7 +265,7 @@ class Client:
         self._check(req, response)
 
     def _call(
-        self, req: _Req, *, before_retry: Callable[[], None] | None = None
+        self, req: ApiRequest, *, before_retry: Callable[[], None] | None = None
     ) -> tuple[Answer, bool]:
         """Send with retries. Returns the final answer (any status but a retried one) and
         whether some attempt failed in a way that may have been applied (5xx, transport).
@@ -290,7 +273,8 @@ class Client:
         retried; no retry starts once the sequence would outlast ``NetLimits.retry_budget``."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
-        headers = None if body is None else {"Content-Type": "application/json"}
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        headers |= {"LD-API-Version": req.version} if req.version else {}
         method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
         budget = max(self._limits.retry_budget, self._limits.timeout)
         ambiguous, attempt, started = False, 0, self._clock()
@@ -337,7 +321,9 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(self, req: _Req, content: bytes | None, headers: dict[str, str] | None) -> Answer:
+    def _send(
+        self, req: ApiRequest, content: bytes | None, headers: dict[str, str] | None
+    ) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
         ticket = self._pacer.before(req.route)
         answer: Answer | None = None
@@ -377,12 +363,12 @@ class Client:
             return None
         return self.get_store(project, env, key, new[0].id, address=address)
 
-    def _check(self, req: _Req, response: Answer) -> None:
+    def _check(self, req: ApiRequest, response: Answer) -> None:
         """Raise ``ApiError`` (409: ``ConflictError``) unless the status is 2xx."""
         if not response.is_success:
             raise self._error(req, response, *error_details(response))
 
-    def _parse(self, req: _Req, response: Answer, parse: Callable[[object], T]) -> T:
+    def _parse(self, req: ApiRequest, response: Answer, parse: Callable[[object], T]) -> T:
         """The checked response's JSON body, parsed; a body of the wrong shape is an ApiError."""
         self._check(req, response)
         try:
@@ -391,7 +377,7 @@ class Client:
             message = f"the response body has an unexpected shape: {exc}"
             raise self._error(req, response, "unexpected_response", message) from exc
 
-    def _error(self, req: _Req, response: Answer, code: str, message: str) -> ApiError:
+    def _error(self, req: ApiRequest, response: Answer, code: str, message: str) -> ApiError:
         cls = ConflictError if response.status_code == 409 else ApiError
         return cls(
             status=response.status_code,

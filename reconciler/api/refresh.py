@@ -1,9 +1,10 @@
-"""Reading live state: one account-wide list, then one GET per store in scope.
+"""Reading live state: one account-wide list, then one GET per store in scope that needs it.
 
-The list call omits ``config``, so every store of a project the manifests name is read by id,
-concurrently over the client's pooled connections, with a progress line on stderr for
-large scopes. Stores of other projects are never fetched
-one by one. Results keep the list's order, so the plan does not depend on timing.
+The spec says the list omits ``config``, while LaunchDarkly's own REST client expects it in list
+items (API-NOTES §8). A list item without ``config`` is read by id, concurrently over the
+client's pooled connections, with a progress line on stderr for large scopes; one that carries
+it needs no GET. Stores of other projects are never fetched one by one. Results keep the
+list's order, so the plan does not depend on timing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def read_live(
     bar = Progress("refresh", len(listed), progress)
 
     def detail(store: LiveStore) -> LiveStore | None:
+        if store.config is not None:  # the list carried it
+            bar.advance()
+            return store
         address = str(Address(*store.slot, store.name))
         try:
             return client.get_store(

@@ -1,4 +1,4 @@
-"""The API's routes: the big-segment-store path prefix and how a store's path is built.
+"""The API's routes: the big-segment-store and environment paths, and how they are built.
 
 Plain strings, no HTTP: the client requests these paths and the journal records them, so the
 journal can name a request without importing the client (or httpx).
@@ -6,6 +6,7 @@ journal can name a request without importing the client (or httpx).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
@@ -15,3 +16,36 @@ PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integra
 def store_path(*segments: str) -> str:
     """``API_PREFIX/project/environment/integrationKey[/id]``, each segment %-quoted."""
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
+
+
+ENVIRONMENTS_PREFIX = "/api/v2/projects"
+ENVIRONMENTS_API_VERSION = "20240415"
+"""The environment reads are not beta: they take the current dated version (API-NOTES §9)."""
+ENVIRONMENTS_ROUTE = f"GET {ENVIRONMENTS_PREFIX}/{{projectKey}}/environments"
+
+
+def environments_path(project: str) -> str:
+    """``/api/v2/projects/{project}/environments``, the project key %-quoted."""
+    return f"{ENVIRONMENTS_PREFIX}/{quote(project, safe='')}/environments"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """One logical request: what errors name, and the secrets they must not echo."""
+
+    method: str
+    path: str
+    address: str | None
+    body: object = None
+    secrets: tuple[str, ...] = ()
+    version: str | None = None  # the LD-API-Version, when not beta
+    pattern: str | None = None  # the route, for a path outside the store API
+
+    @property
+    def route(self) -> str:
+        """The rate-limit route: the method and the URL pattern, e.g.
+        ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
+        if self.pattern is not None:
+            return self.pattern
+        depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
+        return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"

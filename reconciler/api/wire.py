@@ -1,16 +1,17 @@
 """Parsing LaunchDarkly's JSON responses into domain values, tolerant where the API is loose.
 
 The API's ``_status`` fields may be missing, its timestamps may arrive as numeric strings (the
-OpenAPI examples are strings while the type is int64), and list items omit ``config``. This
+OpenAPI examples are strings while the type is int64), and list items may omit ``config``. This
 module turns a decoded JSON body into ``LiveStore`` values, or raises ``Malformed`` when a body
-lacks the documented shape; it does no I/O.
+lacks the documented shape; it does no I/O. An environment keeps only its key, ``critical`` and
+``_id`` (the client-side ID): the SDK and mobile keys in the same body are dropped unread.
 """
 
 from __future__ import annotations
 
 import math
 
-from reconciler.model import LiveStore, StoreError, StoreStatus
+from reconciler.model import Environment, LiveStore, StoreError, StoreStatus
 
 
 class Malformed(ValueError):
@@ -45,7 +46,7 @@ def parse_list(data: object) -> list[LiveStore]:
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise Malformed("no 'items' list")
-    return [parse_store(item, with_config=False) for item in items]
+    return [parse_store(item, with_config=True) for item in items]
 
 
 def parse_full(data: object) -> LiveStore:
@@ -96,4 +97,29 @@ def parse_status(data: object) -> StoreStatus:
             for e in (errors if isinstance(errors, list) else ())
             if isinstance(e, dict)
         ),
+    )
+
+
+def parse_environments(data: object, project: str) -> tuple[list[Environment], int | None]:
+    """One page of ``GET /projects/{project}/environments``: its environments and
+    ``totalCount`` (``None`` when absent). Messages name fields, never values (the body holds
+    SDK keys)."""
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise Malformed("no 'items' list")
+    total = as_int(data.get("totalCount")) if isinstance(data, dict) else None
+    return [parse_environment(item, project) for item in items], total
+
+
+def parse_environment(data: object, project: str) -> Environment:
+    if not isinstance(data, dict):
+        raise Malformed("an environment is not a JSON object")
+    key, client_side_id = data.get("key"), data.get("_id")
+    if not isinstance(key, str) or not key or not isinstance(client_side_id, str):
+        raise Malformed("an environment lacks 'key' or '_id'")
+    return Environment(
+        project=project,
+        key=key,
+        critical=data.get("critical") is True,
+        client_side_id=client_side_id,
     )

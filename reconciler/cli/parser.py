@@ -15,6 +15,7 @@ from reconciler.api.limits import DEFAULT_TIMEOUT
 from reconciler.emulator.cli import add_arguments as add_emulator_arguments
 from reconciler.errors import UsageError
 from reconciler.model import DEFAULT_OWNER_TAG
+from reconciler.verify.base import SDK_STALE_AFTER
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,14 +123,17 @@ def _verify(sub: Subparsers) -> None:
     p.add_argument(
         "--client-side-id", action="append", default=[], metavar="PROJECT/ENV=ID",
         help="an environment's client-side ID: the key prefix LaunchDarkly writes under"
-        " (repeatable; without it, Redis is scanned for markers)",
+        " (repeatable; default: read from LaunchDarkly's environments)",
     )  # fmt: skip
-    p.add_argument("--max-marker-age", type=float, default=300.0, metavar="SECONDS",
-                   help="a sync marker older than this is stale (default 300)")  # fmt: skip
+    p.add_argument("--max-marker-age", type=float, default=SDK_STALE_AFTER, metavar="SECONDS",
+                   help="a sync marker older than this is stale (default 120, like the SDK's"
+                   " BigSegmentsConfig(stale_after=120))")  # fmt: skip
     p.add_argument("--timeout", type=float, default=5.0, help="connection timeout, seconds")
     p.add_argument("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (e.g. local)")
     p.add_argument("--parallelism", type=_positive, default=8, help="stores checked at once")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--api-host", help="LaunchDarkly API URL, for client-side IDs (else"
+                   " $LAUNCHDARKLY_API_HOST)")  # fmt: skip
 
 
 def _emulator(sub: Subparsers) -> None:

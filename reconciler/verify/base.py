@@ -16,6 +16,9 @@ DYNAMODB_PARTITION_KEY = "namespace"
 DYNAMODB_SORT_KEY = "key"
 DYNAMODB_METADATA = "big_segments_metadata"
 DYNAMODB_SYNC_ATTR = "synchronizedOn"
+SDK_STALE_AFTER = 120.0
+"""Seconds after which LaunchDarkly's server-side SDKs call a marker stale: ``stale_after`` of
+``BigSegmentsConfig`` (``ldclient/config.py``; API-NOTES §8). ``verify`` defaults to it."""
 
 
 def dynamodb_metadata_key(prefix: str) -> str:

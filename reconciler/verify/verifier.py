@@ -8,7 +8,7 @@ connection settings the manifests declare, and reports what it finds as ``Check`
   writes and the SDKs read. When the environment's client-side ID (the key prefix) is known,
   ``{prefix}:big_segments_synchronized_on`` is read; otherwise the keyspace is scanned (bounded)
   for ``*:big_segments_synchronized_on`` and every marker found is reported. A marker older than
-  ``max_marker_age`` seconds is stale.
+  ``max_marker_age`` seconds (default: the SDKs' ``stale_after``, 120 s) is stale.
 - DynamoDB (``dynamodb_store``): the table exists, is active, and its key schema is
   exactly partition key ``namespace`` (S) and sort key ``key`` (S); with a known client-side ID,
   the ``synchronizedOn`` attribute of the ``{prefix}:big_segments_metadata`` item. It uses the
@@ -46,6 +46,7 @@ from reconciler.verify.base import (
     DYNAMODB_PARTITION_KEY,
     DYNAMODB_SORT_KEY,
     DYNAMODB_SYNC_ATTR,
+    SDK_STALE_AFTER,
     Check,
     Findings,
     StoreReport,
@@ -76,6 +77,7 @@ __all__ = [
     "REDIS_EXCLUDE",
     "REDIS_INCLUDE",
     "REDIS_SYNC_MARKER",
+    "SDK_STALE_AFTER",
     "Check",
     "Findings",
     "RedisTarget",
@@ -128,7 +130,7 @@ def verify_store(
     client_side_id: str | None,
     now: Callable[[], float] = time.time,
     timeout: float = 5.0,
-    max_marker_age: float = 300.0,
+    max_marker_age: float = SDK_STALE_AFTER,
     dynamodb_endpoint: str | None = None,
     address: str | None = None,
 ) -> StoreReport:
@@ -171,7 +173,7 @@ def verify_all(
     client_side_ids: Mapping[tuple[str, str], str] | None,
     now: Callable[[], float] = time.time,
     timeout: float = 5.0,
-    max_marker_age: float = 300.0,
+    max_marker_age: float = SDK_STALE_AFTER,
     dynamodb_endpoint: str | None = None,
     parallelism: int = 8,
 ) -> list[StoreReport]:

@@ -1,27 +1,39 @@
-"""``reconciler verify``: check the declared Redis and DynamoDB stores themselves."""
+"""``reconciler verify``: check the declared Redis and DynamoDB stores themselves.
+
+The marker LaunchDarkly writes is keyed by the environment's client-side ID. ``--client-side-id``
+gives it; for every other environment with a store that is on, it is read from LaunchDarkly's
+environment reads (``reconciler.api.environments``). Without a token, or when the reads are
+denied, verify says so on stderr and falls back: Redis is scanned for markers, and a DynamoDB
+marker is not checked.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Collection
 
 from reconciler import escape
+from reconciler.api.client import TOKEN_VARS, Client, settings_from_env
+from reconciler.api.environments import find_client_side_ids
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import load
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+
+FALLBACK = (
+    "without a client-side ID, verify scans Redis for markers and does not check a DynamoDB"
+    " marker (pass --client-side-id PROJECT/ENV=ID)"
+)
 
 
 def main(args: argparse.Namespace, io: IO) -> int:
     from reconciler.verify.verifier import verify_all
 
     loaded = load(args, io)
-    ids: dict[tuple[str, str], str] = {}
-    for item in args.client_side_id:
-        where, _, value = item.partition("=")
-        project, _, environment = where.partition("/")
-        if not (project and environment and value):
-            raise UsageError(f"--client-side-id takes PROJECT/ENV=ID, not {item!r}")
-        ids[(project, environment)] = value
+    ids = _overrides(args.client_side_id)
+    wanted = {(s.project, s.environment) for s in loaded.state.stores if s.on} - ids.keys()
+    if wanted:
+        ids = {**_discover(args, io, wanted), **ids}
     reports = verify_all(
         loaded.state.stores, client_side_ids=ids, timeout=args.timeout,
         max_marker_age=args.max_marker_age, dynamodb_endpoint=args.dynamodb_endpoint,
@@ -49,3 +61,34 @@ def main(args: argparse.Namespace, io: IO) -> int:
         healthy = sum(1 for r in reports if r.healthy)
         io.stdout.write(f"Verify: {healthy} of {len(reports)} store(s) healthy.\n")
     return EXIT_OK if all(r.healthy for r in reports) else EXIT_CHANGES
+
+
+def _overrides(items: list[str]) -> dict[tuple[str, str], str]:
+    ids: dict[tuple[str, str], str] = {}
+    for item in items:
+        where, _, value = item.partition("=")
+        project, _, environment = where.partition("/")
+        if not (project and environment and value):
+            raise UsageError(f"--client-side-id takes PROJECT/ENV=ID, not {item!r}")
+        ids[(project, environment)] = value
+    return ids
+
+
+def _discover(
+    args: argparse.Namespace, io: IO, wanted: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Client-side IDs from LaunchDarkly's environment reads; warnings on stderr."""
+    if not any(io.env.get(name, "").strip() for name in TOKEN_VARS):
+        io.stderr.write(
+            "warning: no LaunchDarkly access token (LAUNCHDARKLY_ACCESS_TOKEN), so the"
+            f" environments' client-side IDs are unknown; {FALLBACK}\n"
+        )
+        return {}
+    settings = settings_from_env(io.env, api_host=args.api_host)
+    with Client(settings, connections=1) as client:
+        found = find_client_side_ids(client, wanted)
+    for warning in found.warnings:
+        io.stderr.write(f"warning: {warning}\n")
+    if found.warnings:
+        io.stderr.write(f"warning: {FALLBACK}\n")
+    return dict(found.ids)
