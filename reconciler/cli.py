@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     connection(p)
     output(p)
     p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
+    p.add_argument("--metrics-file", metavar="PATH",
+                   help="also write the drift and health gauges for node_exporter's textfile"
+                   " collector (needs reconciler[watch])")  # fmt: skip
     p = sub.add_parser("export", help="write manifests from live state")
     p.add_argument(
         "--project", action="append", default=[], metavar="KEY",
@@ -108,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (e.g. local)")
     p.add_argument("--parallelism", type=_positive, default=8, help="stores checked at once")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p = sub.add_parser("watch", help="re-plan every interval; expose drift and health metrics")
+    paths(p)
+    connection(p)
+    _watch_flags(p)
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
@@ -136,6 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataplane-any-host", action="store_true", help="let the data plane leave loopback"
     )
     return parser
+
+
+def _watch_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interval", default="5m", help="time between cycles: 30s, 5m, 1h (default 5m)")
+    p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
+                   help="serve /metrics, /healthz, /readyz (default 127.0.0.1:9464)")  # fmt: skip
+    p.add_argument("--auto-apply", action="store_true", help="apply creates and updates that"
+                   " pass every safety check")  # fmt: skip
+    p.add_argument("--allow-delete", action="store_true", help="auto-apply may delete stores")
+    p.add_argument("--force", action="store_true", help="auto-apply above the change threshold")
+    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
+                   " or .reconciler/journal.jsonl)")  # fmt: skip
+    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
+    p.add_argument("--log-format", choices=("json", "text"), default="json",
+                   help="stderr log lines: one JSON object each (default) or text")  # fmt: skip
+    p.add_argument("--cycles", type=_positive, metavar="N",
+                   help="stop after N cycles and print the metrics to stdout")  # fmt: skip
 
 
 def _positive(text: str) -> int:

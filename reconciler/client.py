@@ -62,6 +62,7 @@ __all__ = [
     "TOKEN_VARS",
     "Client",
     "ConnectionSettings",
+    "ResponseObserver",
     "RetryPolicy",
     "normalise_api_host",
     "settings_from_env",
@@ -73,6 +74,10 @@ PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integra
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
+
+ResponseObserver = Callable[[str, str, Mapping[str, str] | None], None]
+"""Called after every HTTP attempt with its route (method + URL pattern, never a raw URL),
+the status code as text (``"error"`` when no answer came) and the answer's headers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +125,7 @@ class Client:
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
     ``connections`` is how many idle connections the pool keeps open: the CLI passes its
-    ``--parallelism``.
+    ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route and status.
     """
 
     def __init__(
@@ -136,8 +141,10 @@ class Client:
         user_agent: str = DEFAULT_USER_AGENT,
         pacing: bool = True,
         connections: int = 16,
+        observer: ResponseObserver | None = None,
     ) -> None:
         self._host = settings.api_host
+        self._observer = observer
         self._token = settings.token
         self._retry = retry
         self._sleep = sleep
@@ -326,7 +333,11 @@ class Client:
         try:
             response = self._http.request(req.method, req.path, content=content, headers=headers)
         finally:
-            self._pacer.after(ticket, None if response is None else response.headers)
+            answer = None if response is None else response.headers
+            self._pacer.after(ticket, answer)
+            if self._observer is not None:
+                code = "error" if response is None else str(response.status_code)
+                self._observer(req.route, code, answer)
         return response
 
     def _backoff(self, attempt: int) -> float:

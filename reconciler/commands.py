@@ -63,6 +63,7 @@ def run(args: argparse.Namespace, io: IO) -> int:
         "emulator": emulator,
         "export": export,
         "verify": verify,
+        "watch": watch,
     }[args.command]
     return handler(args, io)
 
@@ -137,8 +138,13 @@ def plan(args: argparse.Namespace, io: IO) -> int:
 
 
 def drift(args: argparse.Namespace, io: IO) -> int:
+    started = time.monotonic()
     plan_, api_host = _make_plan(args, io)
     io.stdout.write(_render(plan_, args, io, api_host, drift=True))
+    if args.metrics_file:
+        from reconciler.watch_cmd import write_drift_metrics
+
+        write_drift_metrics(args.metrics_file, plan_, duration=time.monotonic() - started)
     unhealthy = [a for a, ok, _ in health_rows(plan_, now_ms=0) if not ok] if args.health else []
     if unhealthy:
         io.stderr.write(f"unhealthy: {', '.join(unhealthy)}\n")
@@ -324,6 +330,12 @@ def verify(args: argparse.Namespace, io: IO) -> int:
         healthy = sum(1 for r in reports if r.healthy)
         io.stdout.write(f"Verify: {healthy} of {len(reports)} store(s) healthy.\n")
     return EXIT_OK if all(r.healthy for r in reports) else EXIT_CHANGES
+
+
+def watch(args: argparse.Namespace, io: IO) -> int:
+    from reconciler.watch_cmd import watch as run_watch
+
+    return run_watch(args, io)
 
 
 def emulator(args: argparse.Namespace, io: IO) -> int:
