@@ -24,6 +24,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     write_to_textfile,
 )
@@ -86,6 +87,7 @@ class Metrics:
     """Every metric reconciler exports, in one registry."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # no ``*_created`` series: noise in dashboards and textfiles
         self.registry = CollectorRegistry()
         reg = self.registry
         self.drift = Gauge(
