@@ -48,9 +48,10 @@ class RedactingFormatter(logging.Formatter):
         data = getattr(record, "data", None)
         fields = {str(k): self._clean(v) for k, v in (data or {}).items()}
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        ts = ts.replace("+00:00", "Z")
         message = self._redact(record.getMessage())
         if self._json:
-            line: dict[str, object] = {"ts": ts.replace("+00:00", "Z")}
+            line: dict[str, object] = {"ts": ts}
             line |= {"level": record.levelname.lower(), "logger": record.name, "message": message}
             line |= fields
             return json.dumps(line, ensure_ascii=False, sort_keys=False)
