@@ -4,9 +4,9 @@ Starts the emulator on a free loopback port, seeded with a small account (exampl
 a store that drifted, a hand-made store the manifests adopt, and an unmanaged one), then runs the
 real CLI as a user would: validate, plan, apply, drift, a hand edit, drift again (and one cycle
 of ``watch``, showing its drift gauges), and a saved-plan apply that fixes it. When
-``redis-server`` is installed, it then starts one on loopback, declares a store that points at it, applies with ``--wait-healthy`` (the emulator's data plane
-writes LaunchDarkly's sync marker into that Redis) and ends with ``verify``; without Redis it
-says so plainly. Exits non-zero if any step does not end as expected.
+``redis-server`` is installed, it then starts one on loopback, declares a store that points
+at it, applies with ``--wait-healthy`` (the emulator's data plane writes LaunchDarkly's sync
+marker into that Redis) and ends with ``verify``; without Redis it says so plainly. Exits non-zero if any step does not end as expected.
 """
 
 from __future__ import annotations
