@@ -6,7 +6,8 @@ real CLI as a user would: validate, plan, apply, drift, a hand edit, drift again
 of ``watch``, showing its drift gauges), and a saved-plan apply that fixes it. When
 ``redis-server`` is installed, it then starts one on loopback, declares a store that points
 at it, applies with ``--wait-healthy`` (the emulator's data plane writes LaunchDarkly's sync
-marker into that Redis) and ends with ``verify``; without Redis it says so plainly. Exits non-zero if any step does not end as expected.
+marker into that Redis) and ends with ``verify``; without Redis it says
+so plainly. Exits non-zero if any step does not end as expected.
 """
 
 from __future__ import annotations
