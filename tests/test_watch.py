@@ -296,3 +296,42 @@ def test_a_busy_listen_port_is_a_clear_error(emulator: EmulatorServer, manifests
     host, port = emulator.host, emulator.port
     result = cli(emulator, "watch", manifests, "--listen", f"{host}:{port}", "--cycles", "1")
     assert result.code == 1 and f"cannot listen on {host}:{port}" in result.err
+
+
+def test_auto_apply_skips_a_plan_over_the_threshold_unless_forced(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    strict = PAYMENTS.replace(
+        "defaults:", "safety: {changeThreshold: 0.3, minStores: 1}\ndefaults:"
+    )
+    path = write(tmp_path, strict)
+    applied(emulator, path)
+    for live in emulator.state.stores():
+        emulator.state.mutate_store(live.id, {"on": not live.on})
+    once = ["watch", path, "--listen", "127.0.0.1:0", "--cycles", "1", "--auto-apply"]
+    refused = cli(emulator, *once, "--no-journal")
+    assert refused.code == 0, refused.err  # the cycle itself succeeded
+    assert "auto-apply skipped" in refused.err and "--force" in refused.err
+    assert value(parse_metrics(refused.out), DRIFT, **PROD) == 1
+    forced = cli(emulator, *once, "--no-journal", "--force")
+    assert forced.code == 0
+    got = parse_metrics(forced.out)
+    assert value(got, "reconciler_applied_changes_total", action="update") == 2
+    assert value(got, DRIFT, **PROD) == 0 and value(got, DRIFT, **STAGING) == 0
+
+
+def test_auto_apply_deletes_an_owned_store_only_with_allow_delete(
+    emulator: EmulatorServer, manifests: str, tmp_path: Path
+) -> None:
+    applied(emulator, manifests)
+    only_prod = write(tmp_path, PAYMENTS.split("  - environment: staging")[0], "prod.yaml")
+    once = ["watch", only_prod, "--listen", "127.0.0.1:0", "--cycles", "1", "--auto-apply"]
+    journal = tmp_path / "journal.jsonl"
+    result = cli(emulator, *once, "--allow-delete", "--journal", str(journal))
+    assert result.code == 0, result.err
+    assert [s.environment for s in emulator.state.stores()] == ["production"]
+    got = parse_metrics(result.out)
+    assert value(got, "reconciler_applied_changes_total", action="delete") == 1
+    assert value(got, DRIFT, **STAGING) == 0  # repaired in this cycle
+    steps = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+    assert steps[0] == "start" and "done" in steps  # the same journal as apply
