@@ -24,7 +24,6 @@ from redis_support import (  # noqa: F401  (fixtures)
 from reconciler.emulator import EmulatorServer, FakeClock, state_from_seed
 from reconciler.emulator.dataplane import DEFAULT_STALE_AFTER, DataPlane
 from reconciler.emulator.state import derived_client_side_id
-from reconciler.verify import redis_marker_key
 
 BASE = "/api/v2/integration-capabilities/big-segment-store"
 
@@ -76,7 +75,8 @@ def status(api: httpx.Client, store: dict[str, Any], env: str = "production") ->
 
 
 def marker(server: RedisServer, env: str = "production") -> bytes | None:
-    value = server.admin().get(redis_marker_key(derived_client_side_id("payments", env)))
+    key = f"{derived_client_side_id('payments', env)}:big_segments_synchronized_on"
+    value = server.admin().get(key)
     assert value is None or isinstance(value, bytes)
     return value
 
@@ -244,15 +244,11 @@ def test_the_seed_can_fix_the_client_side_id(clock: FakeClock, redis_clean: Redi
         state.client_side_ids()
     )
     dataplane = DataPlane(state, sync_interval=None)
-    (result,) = dataplane.sync_now()  # the DynamoDB store has no data plane
+    (result,) = dataplane.sync_now()  # no DynamoDB endpoint: the DynamoDB store is not synced
     assert result.key == "abcdefabcdefabcdefabcdef:big_segments_synchronized_on"
     assert redis_clean.admin().get(result.key) == str(int(clock() * 1000)).encode()
     dynamo = next(s for s in state.stores() if s.integration_key == "dynamodb")
-    assert state.status_of(dynamo) == {
-        "available": True,
-        "potentiallyStale": False,
-        "lastSync": int(clock() * 1000),
-    }
+    assert state.status_of(dynamo) == {"available": False, "potentiallyStale": True}
 
 
 def test_the_background_thread_syncs_on_start(clock: FakeClock, redis_clean: RedisServer) -> None:
@@ -276,3 +272,28 @@ def test_the_data_plane_never_leaves_loopback_by_default(
     assert not result.ok
     message = status(api, store)["errors"][0]["message"]
     assert "only connects to loopback hosts" in message
+
+
+def test_the_data_plane_imports_nothing_from_the_product() -> None:
+    import ast
+    from pathlib import Path
+
+    import reconciler.emulator
+
+    package = Path(reconciler.emulator.__file__).parent
+    modules = sorted(package.glob("dataplane*.py"))
+    assert len(modules) >= 3
+    for module in modules:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                assert not name.startswith("reconciler.") or name.startswith(
+                    "reconciler.emulator"
+                ), f"{module.name} imports {name}"

@@ -76,12 +76,9 @@ def test_wait_healthy_fails_with_launchdarklys_errors(
 def test_wait_healthy_passes_when_the_changed_stores_are_available(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    manifest = write(
-        tmp_path,
-        PAYMENTS.replace(
-            "    name: Payments staging\n", "    name: Payments staging\n    on: true\n"
-        ),
-    )
+    # The DynamoDB store stays off: without the emulator's data plane an 'on' DynamoDB store is
+    # never synced, so never available (tests/test_dataplane_dynamo.py syncs one for real).
+    manifest = write(tmp_path, PAYMENTS)
     result = cli(emulator, "apply", manifest, "--auto-approve", "--wait-healthy", "5")
     assert result.code == 0, result.all
     assert "All changed stores are available." in result.err

@@ -1,49 +1,49 @@
-"""The emulator's data plane: LaunchDarkly's synchronisation into Redis stores, for real.
+"""The emulator's data plane: LaunchDarkly's synchronisation into the declared stores, for real.
 
-When enabled (``EmulatorServer(..., dataplane=True)``, ``run(..., dataplane=True)``), every Redis
-store that is ``on`` is synchronised: the data plane connects to the Redis its ``config`` names
-(``host``, ``port``, ``username``, ``password``, ``tlsEnabled`` -> TLS) and writes the marker
-LaunchDarkly's server-side SDKs read to decide whether big-segment data is current::
+When enabled (``EmulatorServer(..., dataplane=True)``, ``run(..., dataplane=True)``), every store
+that is ``on`` is synchronised: the data plane writes the marker LaunchDarkly's server-side SDKs
+read to decide whether big-segment data is current, under the environment's client-side ID
+(``EmulatorState.client_side_id``; derived from the project and environment keys unless the seed
+sets ``clientSideId``):
 
-    SET {clientSideId}:big_segments_synchronized_on <Unix ms, decimal string>
+- Redis (``dataplane_redis``): ``SET {clientSideId}:big_segments_synchronized_on <Unix ms>`` in
+  the Redis the store's ``config`` names;
+- DynamoDB (``dataplane_dynamo``), only when a ``dynamodb_endpoint`` is given (a
+  DynamoDB-compatible server such as moto's; the emulator never talks to AWS): the item
+  ``namespace = key = {clientSideId}:big_segments_metadata`` with ``synchronizedOn`` (ms) in the
+  declared table, after checking that the table exists with LaunchDarkly's key schema.
 
-The key and value format are those of the SDKs' Redis big segment stores:
-``launchdarkly/python-server-sdk`` ``ldclient/impl/integrations/redis/redis_big_segment_store.py``
-(``KEY_LAST_UP_TO_DATE = ':big_segments_synchronized_on'``, read with ``int()``) and
-``launchdarkly/go-server-sdk-redis-redigo`` ``redis_big_segments_impl.go``
-(``bigSegmentsSyncTimeKey``: ``%s:big_segments_synchronized_on``, parsed as Unix ms). The
-prefix is the environment's client-side ID (``EmulatorState.client_side_id``; derived from the
-project and environment keys unless the seed sets ``clientSideId``). The emulator has no
-segments, so it writes no ``{prefix}:big_segment_include:{hash}`` /
-``big_segment_exclude`` membership sets.
-
-The time written and recorded is the emulator's clock (``EmulatorState.clock``), so tests with a
-``FakeClock`` see exact values. Each attempt is recorded per store, and the store's ``_status``
-then says what really happened:
+The emulator has no segments, so it writes no membership data. The time written and recorded is
+the emulator's clock (``EmulatorState.clock``), so tests with a ``FakeClock`` see exact values
+(and can write old markers). Each attempt is recorded per store, and ``_status`` says what
+really happened:
 
 - success: ``available: true`` and ``lastSync`` (epoch ms);
 - failure: ``available: false``, ``lastError`` and ``errors`` (the last ``MAX_ERRORS`` failures,
-  each ``{message, timestamp}`` with Redis's own error text, e.g. ``WRONGPASS invalid
-  username-password pair or user is disabled.`` or ``Error 111 connecting to 127.0.0.1:6390.
-  Connection refused.``; no ``statusCode``, as there is no HTTP status);
+  each ``{message, timestamp}``: Redis's own error text, e.g. ``WRONGPASS invalid
+  username-password pair or user is disabled.``, or DynamoDB's, e.g. ``table 't' not found in
+  us-east-1 (ResourceNotFoundException: Requested resource not found)``; no ``statusCode``);
 - ``potentiallyStale: true`` when the last successful sync is older than ``stale_after``
-  seconds, or there has been none (the SDKs treat a missing marker as stale); stale is never
-  ``available``.
+  seconds (the SDKs' default, 120 s), or there has been none (the SDKs treat a missing marker as
+  stale); stale is never ``available``.
 
 Stores that are ``off`` are not synchronised and keep the built-in status; so do DynamoDB stores
-(there is no DynamoDB data plane: LaunchDarkly would assume an IAM role in the user's account).
-A ``_status`` set through the side door still overrides everything. Passwords are never logged
-and are scrubbed from recorded messages. Safe by default: it connects only to loopback hosts
-(``localhost``, ``127.0.0.0/8``, ``::1``, decided without DNS); any other host is a sync failure
-saying so, unless ``any_host=True`` (``reconciler emulator --dataplane-any-host``).
+when there is no ``dynamodb_endpoint`` (the built-in status of an ``on`` DynamoDB store is
+``{"available": false, "potentiallyStale": true}``: nothing was ever synced). A ``_status`` set
+through the side door still overrides everything. Secrets (Redis passwords, DynamoDB
+``externalId``) are never logged and are scrubbed from recorded messages. Safe by default: it
+connects only to loopback hosts (``localhost``, ``127.0.0.0/8``, ``::1``, decided without DNS),
+for Redis hosts and the DynamoDB endpoint alike; any other host is a sync failure saying so,
+unless ``any_host=True`` (``reconciler emulator --dataplane-any-host``).
 
 Tests call ``sync_now()`` (and advance the ``FakeClock``); with a ``sync_interval`` the data plane
-also runs in a background thread, syncing every interval and soon after any store change.
+also runs in a background thread, syncing every interval and soon after any store change. This
+module is an independent implementation of what LaunchDarkly does: it imports nothing from the
+product (``reconciler.verify`` reads what it writes).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from collections import deque
@@ -51,10 +51,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import RedisError
-
+from reconciler.emulator.dataplane_common import SyncFailure, is_loopback_host
+from reconciler.emulator.dataplane_dynamo import (
+    DynamoClients,
+    dynamo_marker_key,
+    write_dynamo_marker,
+)
+from reconciler.emulator.dataplane_redis import redis_marker_key, write_redis_marker
 from reconciler.emulator.state import EmulatorState, Store
-from reconciler.verify import RedisTarget, describe_redis_error, redis_marker_key
+
+__all__ = ["DataPlane", "SyncResult", "is_loopback_host"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,7 @@ DEFAULT_STALE_AFTER = 120.0
 server-side SDKs' default ``staleAfter`` (``launchdarkly/go-server-sdk``
 ``ldcomponents/big_segments_configuration_builder.go``: ``DefaultBigSegmentsStaleAfter``)."""
 DEFAULT_TIMEOUT = 2.0
-"""Seconds allowed to connect to a store's Redis and to each command."""
+"""Seconds allowed to connect to a store (Redis or the DynamoDB endpoint) and for each call."""
 MAX_ERRORS = 5
 """How many recent errors ``_status.errors`` keeps."""
 
@@ -89,19 +95,9 @@ class _Record:
     errors: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS))
 
 
-def is_loopback_host(host: str) -> bool:
-    """``localhost``, ``127.0.0.0/8`` or ``::1``, decided without any DNS lookup."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 class DataPlane:
-    """Synchronises the ``on`` Redis stores of one ``EmulatorState``; installs itself as the
-    state's status provider. Thread-safe."""
+    """Synchronises the ``on`` stores of one ``EmulatorState`` (Redis always, DynamoDB through
+    ``dynamodb_endpoint``); installs itself as the state's status provider. Thread-safe."""
 
     def __init__(
         self,
@@ -112,6 +108,7 @@ class DataPlane:
         timeout: float = DEFAULT_TIMEOUT,
         parallelism: int = 8,
         any_host: bool = False,
+        dynamodb_endpoint: str | None = None,
     ) -> None:
         if sync_interval is not None and sync_interval <= 0:
             raise ValueError("sync_interval must be positive (or None for no background sync)")
@@ -121,6 +118,8 @@ class DataPlane:
         self.timeout = timeout
         self.parallelism = parallelism
         self.any_host = any_host
+        self.dynamodb_endpoint = dynamodb_endpoint or None
+        self._dynamo_clients = DynamoClients(timeout)
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
         self._wake = threading.Event()
@@ -131,13 +130,17 @@ class DataPlane:
 
     # -- synchronising -----------------------------------------------------------------
 
-    @staticmethod
-    def syncable(store: Store) -> bool:
-        """Whether the data plane writes into this store: an ``on`` Redis store."""
-        return store.on and store.integration_key == "redis"
+    def syncable(self, store: Store) -> bool:
+        """Whether the data plane writes into this store: an ``on`` Redis store, or an ``on``
+        DynamoDB store when there is a DynamoDB endpoint."""
+        if not store.on:
+            return False
+        return store.integration_key == "redis" or (
+            store.integration_key == "dynamodb" and self.dynamodb_endpoint is not None
+        )
 
     def sync_now(self) -> list[SyncResult]:
-        """Synchronise every ``on`` Redis store once (concurrently); the results by store id."""
+        """Synchronise every syncable store once (concurrently); the results by store id."""
         stores = [s for s in self.state.stores() if self.syncable(s)]
         self._forget_missing()
         if not stores:
@@ -148,39 +151,41 @@ class DataPlane:
         return sorted(results, key=lambda r: r.store_id)
 
     def sync_store(self, store_id: str) -> SyncResult:
-        """Synchronise one store now, whatever its kind or state (``ValueError`` unless it is
-        an ``on`` Redis store; ``KeyError`` if unknown)."""
+        """Synchronise one store now (``ValueError`` unless ``syncable``; ``KeyError`` if
+        unknown)."""
         store = self.state.store(store_id)
         if not self.syncable(store):
-            raise ValueError(f"store {store_id} is not an 'on' Redis store")
+            raise ValueError(f"store {store_id} is not an 'on' store the data plane syncs")
         return self._sync(store)
+
+    def _write(self, kind: str, config: dict[str, Any], prefix: str, now_ms: int) -> str:
+        """Write one marker; the key written (``SyncFailure`` otherwise)."""
+        if kind == "dynamodb" and self.dynamodb_endpoint is not None:
+            return write_dynamo_marker(
+                config,
+                prefix,
+                now_ms,
+                endpoint=self.dynamodb_endpoint,
+                clients=self._dynamo_clients,
+                any_host=self.any_host,
+            )
+        return write_redis_marker(
+            config, prefix, now_ms, timeout=self.timeout, any_host=self.any_host
+        )
 
     def _sync(self, store: Store) -> SyncResult:
         with self.state.lock:
             config = dict(store.config)
+            kind = store.integration_key
             prefix = self.state.client_side_id(store.project, store.environment)
-            where = f"{store.project}/{store.environment}/redis ({store.id})"
-        key = redis_marker_key(prefix)
-        password = config.get("password")
-        secrets = [password] if isinstance(password, str) and password else []
+            where = f"{store.project}/{store.environment}/{kind} ({store.id})"
+        key = dynamo_marker_key(prefix) if kind == "dynamodb" else redis_marker_key(prefix)
         now_ms = self.state.now_ms()
         message: str | None = None
         try:
-            host = str(config.get("host", ""))
-            if not self.any_host and not is_loopback_host(host):
-                raise ValueError(
-                    f"the emulator's data plane only connects to loopback hosts, not {host!r}"
-                )
-            target = RedisTarget.from_config(config)
-            client = target.client(self.timeout)
-            try:
-                client.set(key, str(now_ms))
-            finally:
-                client.close()
-        except RedisError as exc:
-            message = describe_redis_error(exc, secrets)
-        except (ValueError, OSError) as exc:
-            message = describe_redis_error(exc, secrets)
+            key = self._write(kind, config, prefix, now_ms)
+        except SyncFailure as exc:
+            message = str(exc)
         with self._lock:
             record = self._records.setdefault(store.id, _Record())
             repeated = bool(record.errors) and record.errors[-1]["message"] == message
@@ -252,13 +257,13 @@ class DataPlane:
             return self
         self._stopping.clear()
         self._wake.set()  # first sync right away
-        self._thread = threading.Thread(target=self._loop, name="ld-dataplane", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(self.sync_interval,), name="ld-dataplane", daemon=True
+        )
         self._thread.start()
         return self
 
-    def _loop(self) -> None:
-        interval = self.sync_interval
-        assert interval is not None
+    def _loop(self, interval: float) -> None:
         while not self._stopping.is_set():
             self._wake.wait(interval)
             if self._stopping.is_set():
@@ -276,6 +281,7 @@ class DataPlane:
             self._wake.set()
             self._thread.join(timeout=10)
             self._thread = None
+        self._dynamo_clients.close()
 
     def detach(self) -> None:
         """Stop, and give the state back its built-in status computation."""

@@ -5,7 +5,8 @@
 ``render_store`` as the API returns it (``_links``, ``_status``, the config masked unless asked
 otherwise) and ``store_seed`` in seed format, unmasked. ``store_status`` decides ``_status``: the
 one set through the side door, else the ``StatusProvider``'s (the data plane installs one), else
-the built-in computation. ``reconciler.emulator.state`` owns the records and their lock.
+the built-in computation (an ``on`` DynamoDB store is never fresh there: nothing syncs it).
+``reconciler.emulator.state`` owns the records and their lock.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def store_status(store: Store, provider: StatusProvider | None) -> dict[str, Any
         provided = provider(store)
         if provided is not None:
             return provided
+    if store.on and store.integration_key == "dynamodb":  # nothing syncs it: never fresh
+        return {"available": False, "potentiallyStale": True}
     status: dict[str, Any] = {"available": store.on, "potentiallyStale": False}
     if store.on and store.last_sync_ms is not None:
         status["lastSync"] = store.last_sync_ms

@@ -62,14 +62,16 @@ class EmulatorServer:
         stale_after: float = DEFAULT_STALE_AFTER,
         dataplane_any_host: bool = False,
         state_file: Path | None = None,
+        dynamodb_endpoint: str | None = None,
     ) -> None:
         """``dataplane=True`` synchronises ``on`` Redis stores into the Redis they name (see
         ``reconciler.emulator.dataplane``): in a background thread every ``sync_interval``
         seconds while the server runs, or only through ``server.dataplane.sync_now()`` when
         ``sync_interval`` is ``None`` (tests). It connects only to loopback hosts unless
-        ``dataplane_any_host``. ``state_file`` keeps the account in that file
-        (``persist.StateFile``), rewritten after each request that may change it and on
-        ``stop()``."""
+        ``dataplane_any_host``. With ``dynamodb_endpoint`` (a DynamoDB-compatible server, e.g.
+        moto's) it also writes the marker of ``on`` DynamoDB stores. ``state_file`` keeps the
+        account in that file (``persist.StateFile``), rewritten after each request that may
+        change it and on ``stop()``."""
         self.state = state if state is not None else EmulatorState(clock=clock)
         self.dataplane: DataPlane | None = (
             DataPlane(
@@ -77,6 +79,7 @@ class EmulatorServer:
                 sync_interval=sync_interval,
                 stale_after=stale_after,
                 any_host=dataplane_any_host,
+                dynamodb_endpoint=dynamodb_endpoint,
             )
             if dataplane
             else None
@@ -167,6 +170,7 @@ def run(
     stale_after: float = DEFAULT_STALE_AFTER,
     dataplane_any_host: bool = False,
     state_file: str | Path | None = None,
+    dynamodb_endpoint: str | None = None,
 ) -> None:
     """Serve an emulator in the foreground until Ctrl-C, logging requests to stderr.
 
@@ -187,6 +191,8 @@ def run(
     - ``dataplane``: really synchronise ``on`` Redis stores (write LaunchDarkly's marker under
       each environment's client-side ID, logged at startup) every ``sync_interval`` seconds;
       ``_status`` then reports what happened, stale after ``stale_after`` seconds.
+      ``dynamodb_endpoint``: also write the marker item of ``on`` DynamoDB stores through this
+      DynamoDB-compatible endpoint (e.g. moto's server).
     """
     state_path = Path(state_file) if state_file is not None else None
     resumed = state_path is not None and state_path.exists()
@@ -220,6 +226,7 @@ def run(
         stale_after=stale_after,
         dataplane_any_host=dataplane_any_host,
         state_file=state_path,
+        dynamodb_endpoint=dynamodb_endpoint,
     )
     print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
     if server.state_file is not None:
@@ -233,7 +240,8 @@ def run(
         logging.getLogger("reconciler.emulator.dataplane").addHandler(
             logging.StreamHandler(sys.stderr)
         )
-        print(f"data plane on: syncing Redis stores every {sync_interval:g} s", file=sys.stderr)
+        kinds = "Redis and DynamoDB" if dynamodb_endpoint else "Redis"
+        print(f"data plane on: syncing {kinds} stores every {sync_interval:g} s", file=sys.stderr)
         for (project, env), client_side_id in sorted(server.state.client_side_ids().items()):
             print(f"  {project}/{env}: client-side ID {client_side_id}", file=sys.stderr)
     seen = 0
