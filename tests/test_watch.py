@@ -361,3 +361,19 @@ def test_two_watchers_repairing_at_once_apply_the_fix_exactly_once(
                         what="drift 0")  # fmt: skip
         assert fixes(first) + fixes(second) == 1
         assert emulator.state.store(prod).version == version + 2  # the edit, one repair
+
+
+def test_the_rate_limit_gauges_follow_what_launchdarkly_reports(
+    emulator: EmulatorServer, manifests: str
+) -> None:
+    applied(emulator, manifests)
+    limits = {"enabled": True, "windowSeconds": 60, "routeLimit": 500, "globalLimit": 900}
+    assert httpx.put(f"{emulator.url}/__emulator/ratelimit", json=limits).status_code == 200
+    result = cli(emulator, "watch", manifests, "--listen", "127.0.0.1:0", "--cycles", "1")
+    assert result.code == 0, result.err
+    got = parse_metrics(result.out)
+    gauges = {dict(labels)["route"]: v for (name, labels), v in got.items()
+              if name == "reconciler_rate_limit_remaining"}  # fmt: skip
+    assert 0 < gauges.pop("global") < 900
+    assert gauges and all(0 < v < 500 for v in gauges.values())
+    assert all(route.split(" ", 1)[0] in ("GET", "POST", "PATCH", "DELETE") for route in gauges)
