@@ -21,16 +21,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check reconciler tests examples
-	$(BIN)/ruff format --check reconciler tests examples
-	$(BIN)/mypy reconciler
+	$(BIN)/ruff check reconciler benchmarks tests examples
+	$(BIN)/ruff format --check reconciler benchmarks tests examples
+	$(BIN)/mypy reconciler benchmarks
 
 fmt: $(STAMP)
-	$(BIN)/ruff check --fix reconciler tests examples
-	$(BIN)/ruff format reconciler tests examples
+	$(BIN)/ruff check --fix reconciler benchmarks tests examples
+	$(BIN)/ruff format reconciler benchmarks tests examples
 
 bench: $(STAMP)
-	$(BIN)/python -m reconciler.bench
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

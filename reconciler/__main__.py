@@ -1,5 +1,5 @@
 """``python -m reconciler``: the same as the ``reconciler`` console script."""
 
-from reconciler.cli import main_entry
+from reconciler.cli.main import main_entry
 
 main_entry()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import TOKEN
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.emulator import EmulatorServer
 
 JOURNAL = str(Path(tempfile.gettempdir()) / f"reconciler-tests-{os.getpid()}.journal.jsonl")

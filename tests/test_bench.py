@@ -1,4 +1,4 @@
-"""Smoke tests of ``reconciler.bench`` at tiny sizes (no timing assertions), and checks that the
+"""Smoke tests of ``benchmarks.bench`` at tiny sizes (no timing assertions), and checks that the
 fast paths the benchmark led to in ``render`` write exactly what the general ones write."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import random
 
-from reconciler.bench import Row, cpu_scenario, format_table, growth_scenario
-from reconciler.bench_data import Split, synthetic_state
-from reconciler.bench_http import _rate_stats
-from reconciler.plan import build_plan
-from reconciler.render import _deep_diff, _NotPlain, _plain_diff, plan_to_dict, render_json
+from benchmarks.bench import Row, cpu_scenario, format_table, growth_scenario
+from benchmarks.bench_data import Split, synthetic_state
+from benchmarks.bench_http import _rate_stats
+from reconciler.plan.planner import build_plan
+from reconciler.render.plan import _deep_diff, _NotPlain, _plain_diff, plan_to_dict, render_json
 
 
 def test_the_cpu_scenario_plans_the_80_10_5_5_split() -> None:

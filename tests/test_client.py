@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import (
+from reconciler.api.client import (
     API_PREFIX,
     DEFAULT_API_HOST,
     Client,

@@ -28,7 +28,7 @@ from reconciler.emulator import (
     run,
     state_from_seed,
 )
-from reconciler.integrations import mask_secret
+from reconciler.emulator.manifests import mask_secret
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_SPEC = (
@@ -853,3 +853,48 @@ def test_side_door_configures_faults_rate_limits_and_settings(api: httpx.Client)
     assert api.get("/__emulator/violations").json() == []
     assert api.get("/__emulator/nothing").status_code == 404
     assert api.delete("/__emulator/state").status_code == 405
+
+
+def test_a_seed_of_twenty_thousand_stores_with_ids_loads_them_all() -> None:
+    """Seeding is linear (it was quadratic: 10k stores with ids took 11 s); this size would
+    take minutes if it regressed."""
+    count = 20_000
+    seed = {
+        "uniqueNames": True,
+        "projects": [{"key": "p", "environments": ["e"]}],
+        "stores": [
+            {
+                "project": "p",
+                "environment": "e",
+                "integrationKey": "redis",
+                "name": f"s{i}",
+                "id": f"{i:024x}",
+                "config": {"host": "h"},
+            }
+            for i in range(count)
+        ],
+    }
+    state = state_from_seed(seed)
+    assert len(state.stores()) == count
+    assert state.store(f"{count - 1:024x}").name == f"s{count - 1}"
+    seed["stores"].append({**seed["stores"][0], "id": "f" * 24})  # type: ignore[attr-defined]
+    with pytest.raises(SeedError, match="already exists"):
+        state_from_seed(seed)
+
+
+def test_repeated_status_errors_from_the_data_plane_are_shown_once(
+    api: httpx.Client, emulator: EmulatorServer
+) -> None:
+    store = create(api)
+    failures = [
+        {"message": "WRONGPASS", "timestamp": 1},
+        {"message": "timeout", "timestamp": 2},
+        {"message": "WRONGPASS", "timestamp": 3},
+        {"message": "WRONGPASS", "timestamp": 4},
+    ]
+    emulator.state.status_provider = lambda s: {"available": False, "errors": failures}
+    shown = api.get(item_path(store)).json()["_status"]["errors"]
+    assert shown == [
+        {"message": "timeout", "timestamp": 2},
+        {"message": "WRONGPASS", "timestamp": 4},
+    ]

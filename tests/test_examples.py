@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.cli import build_parser
-from reconciler.manifest import load_manifests
+from reconciler.cli.main import build_parser
+from reconciler.manifest.load import load_manifests
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CI_FILES = sorted(p for p in (EXAMPLES / "ci").rglob("*") if p.suffix in (".yml", ".yaml"))

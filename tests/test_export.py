@@ -8,14 +8,15 @@ from typing import Any
 
 from conftest import TOKEN
 
-from reconciler.client import Client, settings_from_env
+from reconciler.api.client import Client, settings_from_env
+from reconciler.api.refresh import read_live
 from reconciler.emulator import EmulatorServer
-from reconciler.export import ExportedFile, export_manifests, secret_variable
 from reconciler.integrations import mask_secret
-from reconciler.manifest import load_manifests
+from reconciler.manifest.load import load_manifests
 from reconciler.model import DEFAULT_OWNER_TAG, LiveStore, StoreStatus
-from reconciler.plan import PROTECT_TAG, Plan, SecretCheck, build_plan
-from reconciler.refresh import read_live
+from reconciler.plan.changes import PROTECT_TAG, Plan, SecretCheck
+from reconciler.plan.planner import build_plan
+from reconciler.render.export import ExportedFile, export_manifests, secret_variable
 
 PASSWORD = "payments-redis-Secr3t-value"
 OTHER_PASSWORD = "another-redis-secret-42"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from reconciler.logformat import RedactingFormatter, Redactor
+from reconciler.watch.logformat import RedactingFormatter, Redactor
 
 SECRET = "s3cret-Redis-password"
 

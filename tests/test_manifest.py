@@ -1,4 +1,4 @@
-"""Tests of reconciler.manifest: manifests to desired state, and every way a manifest is wrong."""
+"""Tests of manifest.load: manifests to desired state, and every way a manifest is wrong."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler import yamlpos
 from reconciler.errors import ManifestError
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE
-from reconciler.manifest import LoadResult, load_manifests, manifest_schema
-from reconciler.manifest_safety import ANY_IGNORE_FIELDS, ignore_fields
+from reconciler.manifest import yamlpos
+from reconciler.manifest.load import LoadResult, load_manifests
+from reconciler.manifest.safety import ANY_IGNORE_FIELDS, ignore_fields
+from reconciler.manifest.sources import manifest_schema
+from reconciler.manifest.yamlpos import load_documents
 from reconciler.model import SENSITIVE, IgnoreRule, Location, Secret
-from reconciler.yamlpos import load_documents
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
 EXAMPLES = Path(__file__).parent.parent / "examples"

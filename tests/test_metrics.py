@@ -11,9 +11,9 @@ from test_plan import have, state, want
 from watch_support import parse_metrics, value
 
 from reconciler.errors import ConfigError
-from reconciler.metrics import GLOBAL_ROUTE, Metrics, store_samples
 from reconciler.model import LiveStore, StoreStatus
-from reconciler.plan import build_plan
+from reconciler.plan.planner import build_plan
+from reconciler.watch.metrics import GLOBAL_ROUTE, Metrics, store_samples
 
 ROUTE = "GET /api/v2/integration-capabilities/big-segment-store/{projectKey}"
 
@@ -120,3 +120,14 @@ def test_each_metrics_object_has_its_own_registry_not_the_global_one() -> None:
 def test_an_unwritable_textfile_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot write"):
         Metrics().write_textfile(str(tmp_path / "missing" / "x.prom"))
+
+
+def test_only_the_metrics_module_imports_prometheus_client_and_extra_guards_it() -> None:
+    from test_layout import imports_of, product_modules
+
+    users = sorted(
+        name
+        for name, path in product_modules()
+        if any(m.split(".")[0] == "prometheus_client" for m in imports_of(name, path))
+    )
+    assert users == ["reconciler.watch.extra", "reconciler.watch.metrics"]

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.cli import build_parser
-from reconciler.metrics import Metrics
-from reconciler.watch import parse_listen
+from reconciler.cli.main import build_parser
+from reconciler.watch.loop import parse_listen
+from reconciler.watch.metrics import Metrics
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ALERTS = EXAMPLES / "monitoring" / "alerts.yml"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reconciler.pacing import MAX_RESET_AHEAD, PROBE_POLL, RESET_MARGIN, Pacer
+from reconciler.api.pacing import MAX_RESET_AHEAD, PROBE_POLL, RESET_MARGIN, Pacer
 
 NOW = 1_700_000_000.0
 ROUTE = "GET /stores/{id}"

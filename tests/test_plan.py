@@ -22,8 +22,9 @@ from reconciler.model import (
     Secret,
     StoreStatus,
 )
-from reconciler.plan import PROTECT_TAG, Plan, build_plan
-from reconciler.safety import check_safety
+from reconciler.plan.changes import PROTECT_TAG, Plan
+from reconciler.plan.planner import build_plan
+from reconciler.plan.safety import check_safety
 
 OWNER = DEFAULT_OWNER_TAG
 PASSWORD = "correct-horse-battery"

@@ -11,13 +11,13 @@ import pytest
 from cli_helpers import PASSWORD, PAYMENTS, cli, env_for, write
 from conftest import TOKEN
 
-from reconciler.apply import execute
-from reconciler.client import Client, settings_from_env
+from reconciler.api.client import Client, settings_from_env
+from reconciler.api.refresh import read_live
+from reconciler.apply.executor import execute
 from reconciler.emulator import EmulatorServer, EmulatorState, FaultConfig, RateLimitConfig
 from reconciler.errors import ApplyError
-from reconciler.manifest import load_manifests
-from reconciler.plan import build_plan
-from reconciler.refresh import read_live
+from reconciler.manifest.load import load_manifests
+from reconciler.plan.planner import build_plan
 
 STAGING = "/api/v2/integration-capabilities/big-segment-store/payments/staging"
 MANY = "project: payments\nstores:\n" + "".join(

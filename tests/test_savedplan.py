@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cli_helpers import PASSWORD, PAYMENTS, Result, cli, write
 
@@ -26,6 +27,10 @@ def saved(server: EmulatorServer, tmp: Path, text: str = PAYMENTS, **env: str) -
 
 def apply_saved(server: EmulatorServer, plan: str, *argv: str, **env: str) -> Result:
     return cli(server, "apply", "--plan", plan, "--auto-approve", *argv, **{**KEY, **env})
+
+
+def first_change(document: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in document["plan"]["changes"] if c["action"] != "no-op")
 
 
 def test_a_saved_plan_applies_what_was_reviewed(emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -55,7 +60,7 @@ def test_a_stale_plan_is_refused_whole_and_nothing_is_written(
 def test_an_edited_plan_file_is_refused(emulator: EmulatorServer, tmp_path: Path) -> None:
     _, plan = saved(emulator, tmp_path)
     doc = json.loads(Path(plan).read_text())
-    doc["execution"][0]["body"]["name"] = "Sneaky"
+    first_change(doc)["body"]["name"] = "Sneaky"
     Path(plan).write_text(json.dumps(doc))
     result = apply_saved(emulator, plan)
     assert result.code == 1
@@ -128,7 +133,7 @@ def test_a_mangled_plan_file_is_refused_with_a_message_not_a_crash(
 ) -> None:
     _, plan = saved(emulator, tmp_path)
     doc = json.loads(Path(plan).read_text())
-    doc["execution"][0]["address"] = "not a list"
+    first_change(doc)["address"] = "not a list"
     Path(plan).write_text(json.dumps(doc))
     result = apply_saved(emulator, plan)
     assert result.code == 1
@@ -137,3 +142,37 @@ def test_a_mangled_plan_file_is_refused_with_a_message_not_a_crash(
     Path(plan).write_text("{not json")
     broken = apply_saved(emulator, plan)
     assert broken.code == 1 and "not a saved plan" in broken.err
+
+
+def test_a_protected_store_survives_a_saved_plan_that_deletes_it(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    protected = PAYMENTS.replace(
+        "    name: Payments staging\n", "    name: Payments staging\n    protect: true\n"
+    )
+    cli(emulator, "apply", write(tmp_path, protected), "--auto-approve")
+    _, plan = saved(emulator, tmp_path, PAYMENTS.split("  - environment: staging")[0])
+    assert first_change(json.loads(Path(plan).read_text()))["protected"] is True
+    emulator.state.clear_requests()
+    result = apply_saved(emulator, plan, "--allow-delete")
+    assert result.code == 1 and "protected" in result.err
+    assert writes(emulator) == []
+    assert len(emulator.state.stores()) == 2
+
+
+def test_a_redis_store_without_a_password_applies_from_a_saved_plan(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    no_password = PAYMENTS.replace("      password: ${REDIS_PAYMENTS_PASSWORD}\n", "")
+    manifest, plan = saved(emulator, tmp_path, no_password)
+    result = apply_saved(emulator, plan)
+    assert result.code == 0, result.all
+    assert {s.integration_key for s in emulator.state.stores()} == {"redis", "dynamodb"}
+    assert cli(emulator, "plan", manifest, "--detailed-exitcode").code == 0
+
+
+def test_a_saved_plan_holds_no_secret_value(emulator: EmulatorServer, tmp_path: Path) -> None:
+    _, plan = saved(emulator, tmp_path)
+    text = Path(plan).read_text()
+    assert PASSWORD not in text
+    assert '"$secret"' in text and "hmac-sha256:" in text

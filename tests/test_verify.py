@@ -1,4 +1,4 @@
-"""``reconciler.verify`` against a real redis-server and moto's DynamoDB server (127.0.0.1)."""
+"""``verify.verifier`` against a real redis-server and moto's DynamoDB server (127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from redis_support import (  # noqa: F401  (fixtures)
 from reconciler.emulator import EmulatorState, FakeClock
 from reconciler.emulator.dataplane import DataPlane
 from reconciler.model import DesiredStore, Location, Secret
-from reconciler.verify import StoreReport, redis_marker_key, verify_all, verify_store
+from reconciler.verify.verifier import StoreReport, redis_marker_key, verify_all, verify_store
 
 NOW = 1_700_000_000.0
 PREFIX = "0123456789abcdef01234567"

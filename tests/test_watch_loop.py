@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from reconciler.errors import TransportError, UsageError
-from reconciler.watch import (
+from reconciler.watch.loop import (
     Readiness,
     error_delay,
     parse_interval,

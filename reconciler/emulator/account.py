@@ -1,19 +1,25 @@
 """The emulated account's settings: who may call it, and which environments it has.
 
 ``AccountData`` holds everything an account is (tokens, revoked tokens, projects and their
-environments, client-side IDs, stores, the big-segments entitlement and the unique-names quirk);
+environments with their ``Environment`` details, stores, the big-segments entitlement and the
+quirk switches: unique names, mask style, list items with config, environment reads denied);
 ``AccountSettings`` is the part of ``EmulatorState`` that reads and changes the settings:
 whether a token is accepted, which environments exist, and each environment's client-side ID
-(seeded, else ``derived_client_side_id``). It works under the state's re-entrant lock.
+(seeded, else ``derived_client_side_id``), ``critical`` flag and SDK/mobile keys (generated
+secrets). It works under the state's re-entrant lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.emulator.manifests import MaskStyle
 from reconciler.emulator.records import Store
 
 
@@ -23,6 +29,26 @@ def derived_client_side_id(project: str, environment: str) -> str:
     return hashlib.sha256(f"{project}/{environment}".encode()).hexdigest()[:24]
 
 
+def new_sdk_key(prefix: str) -> str:
+    """A fresh secret key in LaunchDarkly's shape: ``sdk-`` or ``mob-`` and a UUID."""
+    return f"{prefix}-{uuid.UUID(bytes=secrets.token_bytes(16), version=4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What the emulator knows of one environment beyond its key. ``client_side_id`` ``None``
+    means derived; ``api_key`` (server-side SDK key) and ``mobile_key`` are secrets."""
+
+    client_side_id: str | None = None
+    critical: bool = False
+    api_key: str = ""
+    mobile_key: str = ""
+
+
+NameKey = tuple[str, str, str, str]
+"""(project, environment, integration key, name): what ``uniqueNames`` keeps unique."""
+
+
 @dataclass(slots=True)
 class AccountData:
     """One emulated account's settings and stores (``EmulatorState`` owns and locks it)."""
@@ -30,10 +56,15 @@ class AccountData:
     tokens: list[str] | None = None
     revoked_tokens: set[str] = field(default_factory=set)
     projects: dict[str, list[str]] = field(default_factory=dict)
-    client_side_ids: dict[tuple[str, str], str] = field(default_factory=dict)
+    environments: dict[tuple[str, str], Environment] = field(default_factory=dict)
     stores: dict[str, Store] = field(default_factory=dict)
+    names: Counter[NameKey] = field(default_factory=Counter)
     entitlement: bool = True
     unique_names: bool = False
+    mask_style: MaskStyle = "fixed"
+    list_config: bool = False
+    environment_read_denied: bool = False
+    """When true, every environment read is 403 (a token without the reader role)."""
 
 
 class AccountSettings:
@@ -88,9 +119,77 @@ class AccountSettings:
         key -> ID) overrides the derived client-side IDs of some environments."""
         with self.lock:
             envs = self._data.projects.setdefault(key, [])
-            envs.extend(e for e in environments if e not in envs)
+            known = set(envs)
+            for env in environments:
+                if env not in known:
+                    envs.append(env)
+                    known.add(env)
+                    self._data.environments[(key, env)] = Environment(
+                        api_key=new_sdk_key("sdk"), mobile_key=new_sdk_key("mob")
+                    )
             for env, client_side_id in (client_side_ids or {}).items():
-                self._data.client_side_ids[(key, env)] = client_side_id
+                self.set_environment(key, env, client_side_id=client_side_id)
+
+    def environment(self, project: str, environment: str) -> Environment:
+        """The details of one environment; ``KeyError`` if unknown."""
+        with self.lock:
+            return self._data.environments[(project, environment)]
+
+    def set_environment(
+        self,
+        project: str,
+        environment: str,
+        *,
+        client_side_id: str | None = None,
+        critical: bool | None = None,
+        api_key: str | None = None,
+        mobile_key: str | None = None,
+    ) -> None:
+        """Change the given details of an existing environment (``KeyError`` if unknown)."""
+        with self.lock:
+            old = self._data.environments[(project, environment)]
+            self._data.environments[(project, environment)] = Environment(
+                client_side_id=old.client_side_id if client_side_id is None else client_side_id,
+                critical=old.critical if critical is None else critical,
+                api_key=old.api_key if api_key is None else api_key,
+                mobile_key=old.mobile_key if mobile_key is None else mobile_key,
+            )
+
+    def environments_of(self, project: str) -> list[str] | None:
+        """A project's environment keys in creation order; ``None`` if no such project."""
+        with self.lock:
+            envs = self._data.projects.get(project)
+            return list(envs) if envs is not None else None
+
+    @property
+    def mask_style(self) -> MaskStyle:
+        """How secrets are masked on read: ``fixed`` (8 stars) or ``per-char``."""
+        return self._data.mask_style
+
+    @mask_style.setter
+    def mask_style(self, value: MaskStyle) -> None:
+        with self.lock:
+            self._data.mask_style = value
+
+    @property
+    def list_config(self) -> bool:
+        """When true, list items carry ``config`` (masked), as the official client expects."""
+        return self._data.list_config
+
+    @list_config.setter
+    def list_config(self, value: bool) -> None:
+        with self.lock:
+            self._data.list_config = value
+
+    @property
+    def environment_read_denied(self) -> bool:
+        """When true, the environment reads answer 403 to every token."""
+        return self._data.environment_read_denied
+
+    @environment_read_denied.setter
+    def environment_read_denied(self, value: bool) -> None:
+        with self.lock:
+            self._data.environment_read_denied = value
 
     def client_side_id(self, project: str, environment: str) -> str:
         """The environment's client-side ID, which LaunchDarkly's SDKs (and the data plane) use
@@ -99,7 +198,7 @@ class AccountSettings:
         with self.lock:
             if not self.has_environment(project, environment):
                 raise KeyError(f"{project}/{environment}")
-            found = self._data.client_side_ids.get((project, environment))
+            found = self._data.environments[(project, environment)].client_side_id
             return found or derived_client_side_id(project, environment)
 
     def client_side_ids(self) -> dict[tuple[str, str], str]:

@@ -1,4 +1,5 @@
-"""The emulator's WSGI app: LaunchDarkly's five big-segment-store routes, plus the side door.
+"""The emulator's WSGI app: LaunchDarkly's five big-segment-store routes, the two environment
+reads (``environments.py``), plus the side door.
 
 For an API request the app applies, in order: injected latency; the rate limiter (429); injected
 faults (5xx answers, dropped connections); routing (unknown path 404, wrong method 405); the
@@ -24,6 +25,11 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from reconciler.emulator.contract import ContractValidator
+from reconciler.emulator.environments import (
+    check_version,
+    environment_answer,
+    match_environment_route,
+)
 from reconciler.emulator.faults import FaultInjector
 from reconciler.emulator.limits import RateLimiter
 from reconciler.emulator.rules import API_ROOT, ApiProblem, invalid
@@ -86,7 +92,13 @@ def match_route(method: str, path: str) -> Route | None:
         if any(not s for s in segments):
             return None
     else:
-        return None
+        env_params = match_environment_route(path)
+        if env_params is None:
+            return None
+        pattern = "/api/v2/projects/{projectKey}/environments"
+        if len(env_params) == 2:
+            pattern += "/{environmentKey}"
+        return Route("environments", f"{method} {pattern}", ("GET",), env_params)
     entry = ROUTES.get(len(segments))
     if entry is None:
         return None
@@ -191,6 +203,11 @@ class EmulatorApp:
         versions = [
             v.strip() for h in request.headers.getlist("LD-API-Version") for v in h.split(",")
         ]
+        if route.kind == "environments":
+            check_version(versions)
+            self._check_request(request)
+            answer = environment_answer(state, route.params, dict(request.args))
+            return json_response(200, answer), None
         if versions != ["beta"]:
             raise ApiProblem(
                 403,
@@ -201,7 +218,9 @@ class EmulatorApp:
         if not state.entitlement:
             raise ApiProblem(403, "forbidden", "Big segments are not enabled for this account")
         params = route.params
-        if route.kind != "list":
+        if route.kind == "item":
+            state.find_store(*params)
+        elif route.kind == "create":
             state.check_scope(*params)
         body: Any = None
         if request.method in ("POST", "PATCH"):
@@ -209,10 +228,7 @@ class EmulatorApp:
                 body = json.loads(request.get_data())
             except ValueError as exc:
                 raise invalid(f"The request body is not valid JSON: {exc}") from exc
-        if self.contract is not None:
-            errors = self.contract.request_errors(request)
-            if errors:
-                raise invalid("Invalid request: " + "; ".join(errors))
+        self._check_request(request)
         if route.kind == "list":
             collection = {
                 "_links": {
@@ -238,6 +254,13 @@ class EmulatorApp:
         response = Response(status=204)
         del response.headers["Content-Type"]
         return response, None
+
+    def _check_request(self, request: Request) -> None:
+        """400 if ``request`` breaks the OpenAPI contract (when validation is on)."""
+        if self.contract is not None:
+            errors = self.contract.request_errors(request)
+            if errors:
+                raise invalid("Invalid request: " + "; ".join(errors))
 
     def _log(
         self,
@@ -268,6 +291,7 @@ class EmulatorApp:
                 fault=fault,
                 latency_ms=latency,
                 time_ms=started,
+                client=f"{request.remote_addr}:{request.environ.get('REMOTE_PORT', '')}",
             )
         )
 

@@ -81,7 +81,8 @@ class RateLimitConfig:
                 raise ValueError(f"{name} must be an integer")
         if retry is not None and (isinstance(retry, bool) or not isinstance(retry, int)):
             raise ValueError("retryAfter must be an integer or null")
-        assert isinstance(route, int) and isinstance(glob, int)
+        if not (isinstance(route, int) and isinstance(glob, int)):  # checked above; narrows
+            raise ValueError("routeLimit and globalLimit must be integers")
         return cls(
             enabled=enabled,
             window_seconds=float(window),

@@ -4,8 +4,9 @@
 ``RequestRecord`` is one entry of the request log. A store is shown in two forms:
 ``render_store`` as the API returns it (``_links``, ``_status``, the config masked unless asked
 otherwise) and ``store_seed`` in seed format, unmasked. ``store_status`` decides ``_status``: the
-one set through the side door, else the ``StatusProvider``'s (the data plane installs one), else
-the built-in computation (an ``on`` DynamoDB store is never fresh there: nothing syncs it).
+one set through the side door, else the ``StatusProvider``'s (the data plane installs one; a
+repeated error is shown once, at its latest occurrence), else the built-in computation (an ``on``
+DynamoDB store is never fresh there: nothing syncs it).
 ``reconciler.emulator.state`` owns the records and their lock.
 """
 
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.emulator.rules import mask_config, store_links
+from reconciler.emulator.manifests import MaskStyle, mask_config
+from reconciler.emulator.rules import store_links
 
 StatusProvider = Callable[["Store"], "dict[str, Any] | None"]
 """Computes a store's ``_status`` (``None``: use the built-in computation); the data plane
@@ -54,6 +56,8 @@ class RequestRecord:
     fault: str | None
     latency_ms: int
     time_ms: int
+    client: str = ""
+    """The client's address and port: requests on one keep-alive connection share it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,7 @@ class RequestRecord:
             "fault": self.fault,
             "latencyMs": self.latency_ms,
             "timeMs": self.time_ms,
+            "client": self.client,
         }
 
 
@@ -76,6 +81,8 @@ def store_status(store: Store, provider: StatusProvider | None) -> dict[str, Any
     if provider is not None:
         provided = provider(store)
         if provided is not None:
+            if isinstance(provided.get("errors"), list):
+                provided = {**provided, "errors": dedupe_errors(provided["errors"])}
             return provided
     if store.on and store.integration_key == "dynamodb":  # nothing syncs it: never fresh
         return {"available": False, "potentiallyStale": True}
@@ -85,8 +92,31 @@ def store_status(store: Store, provider: StatusProvider | None) -> dict[str, Any
     return status
 
 
+def dedupe_errors(errors: list[Any]) -> list[Any]:
+    """``errors`` with each (statusCode, message) kept once, at its latest occurrence, in the
+    order of those occurrences (the data plane records one per failed sync)."""
+    latest: dict[tuple[Any, Any], Any] = {}
+    for error in errors:
+        key = (
+            (error.get("statusCode"), error.get("message"))
+            if isinstance(error, dict)
+            else (
+                None,
+                repr(error),
+            )
+        )
+        latest.pop(key, None)
+        latest[key] = error
+    return list(latest.values())
+
+
 def render_store(
-    store: Store, status: dict[str, Any], *, with_config: bool, masked: bool = True
+    store: Store,
+    status: dict[str, Any],
+    *,
+    with_config: bool,
+    masked: bool = True,
+    mask_style: MaskStyle = "fixed",
 ) -> dict[str, Any]:
     """A store as the API returns it, with ``status`` as its ``_status`` (``with_config`` for
     single-store answers; ``masked=False`` keeps secrets, for applying a patch)."""
@@ -104,7 +134,7 @@ def render_store(
     }
     if with_config:
         cfg = copy.deepcopy(store.config)
-        out["config"] = mask_config(store.integration_key, cfg) if masked else cfg
+        out["config"] = mask_config(store.integration_key, cfg, mask_style) if masked else cfg
     return out
 
 

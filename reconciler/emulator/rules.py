@@ -1,11 +1,10 @@
 """LaunchDarkly's server-side rules for big segment store bodies, as the emulator enforces them.
 
-Config validation reads the field table of ``reconciler.integrations`` (unknown keys, missing
-required keys, types: ``port`` a string of digits 1-65535, ``tlsEnabled`` a boolean, ``region``
-from ``AWS_REGIONS``, ``roleArn`` matching ``ROLE_ARN_RE``) and fills defaults for missing
-optional keys, as LaunchDarkly stores them. Masking on read follows LaunchDarkly, which masks
-only the fields its manifests mark secret: the Redis ``password`` (``externalId`` is returned as
-is, although reconciler itself treats it as a secret). Also here: the allowed JSON Patch paths,
+Config validation reads the emulator's own field table (``manifests.FIELDS``: unknown keys,
+missing required keys, types: ``port`` a string of digits 1-65535, ``tlsEnabled`` a boolean,
+``region`` from ``REGIONS``, ``roleArn`` an IAM role ARN) and fills defaults for missing
+optional keys, as LaunchDarkly stores them. Masking on read is ``manifests.mask_config``.
+Also here: the allowed JSON Patch paths,
 the shape of a store's ``_links`` and of a ``_status`` set through the side door. A rule broken
 here is an ``ApiProblem``, which the app turns into an error body.
 """
@@ -15,13 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE, mask_secret
-
-MASKED_KEYS: Mapping[str, frozenset[str]] = {
-    "redis": frozenset({"password"}),
-    "dynamodb": frozenset(),
-}
-"""Config keys LaunchDarkly masks on read, per integration key."""
+from reconciler.emulator.manifests import FIELDS, REGIONS, ROLE_ARN
 
 API_ROOT = "/api/v2/integration-capabilities/big-segment-store"
 JSON = "application/json"
@@ -57,7 +50,7 @@ def validate_config(integration_key: str, config: object) -> dict[str, Any]:
     """The config as LaunchDarkly would store it (defaults filled), or ``ApiProblem`` 400."""
     fields = FIELDS.get(integration_key)
     if fields is None:
-        raise ApiProblem(404, "not_found", f"Unknown integration key {integration_key!r}")
+        raise ApiProblem(404, "not_found", f"Unknown integration key: {integration_key}")
     if not isinstance(config, dict):
         raise invalid("config must be an object")
     known = {f.key for f in fields}
@@ -76,32 +69,24 @@ def validate_config(integration_key: str, config: object) -> dict[str, Any]:
             out[field.key] = field.default
             continue
         value = config[field.key]
-        if field.type == "boolean":
+        if field.kind == "boolean":
             if not isinstance(value, bool):
                 raise invalid(f"{key} must be a boolean")
         elif not isinstance(value, str):
-            hint = ' (send the port as a string, e.g. "6379")' if field.type == "port" else ""
+            hint = ' (send the port as a string, e.g. "6379")' if field.kind == "port" else ""
             raise invalid(f"{key} must be a string{hint}")
         elif field.required and not value.strip():
             raise invalid(f"{key} must not be empty")
-        elif field.type == "port" and not (
+        elif field.kind == "port" and not (
             value.isascii() and value.isdigit() and 1 <= int(value) <= 65535
         ):
-            raise invalid(f"{key} must be a port number 1-65535, got {value!r}")
-        elif field.type == "region" and value not in AWS_REGIONS:
-            raise invalid(f"{key} {value!r} is not a supported AWS region")
-        elif field.type == "role_arn" and not ROLE_ARN_RE.match(value):
-            raise invalid(f"{key} {value!r} is not an IAM role ARN")
+            raise invalid(f'{key} must be a port number 1-65535, not "{value}"')
+        elif field.kind == "region" and value not in REGIONS:
+            raise invalid(f'{key} "{value}" is not a supported AWS region')
+        elif field.kind == "role_arn" and not ROLE_ARN.match(value):
+            raise invalid(f'{key} "{value}" is not an IAM role ARN')
         out[field.key] = value
     return out
-
-
-def mask_config(integration_key: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` as a GET returns it: secrets masked with ``mask_secret``."""
-    masked = MASKED_KEYS.get(integration_key, frozenset())
-    return {
-        k: mask_secret(v) if k in masked and isinstance(v, str) else v for k, v in config.items()
-    }
 
 
 def validate_fields(name: object, on: object, tags: object) -> tuple[str, bool, list[str]]:
@@ -125,7 +110,7 @@ def check_patch(ops: object) -> list[dict[str, Any]]:
             raise invalid(f"patch operation {i} must be an object")
         kind, path = op.get("op"), op.get("path")
         if kind not in PATCH_OPS:
-            raise invalid(f"patch operation {i}: unsupported op {kind!r}")
+            raise invalid(f'patch operation {i}: unsupported op "{kind}"')
         if not isinstance(path, str) or not (path == "" or path.startswith("/")):
             raise invalid(f"patch operation {i}: path must be a JSON Pointer")
         if kind in ("add", "replace", "test") and "value" not in op:
@@ -140,7 +125,7 @@ def check_patch(ops: object) -> list[dict[str, Any]]:
         for target in writes:
             if not _patchable(target):
                 raise invalid(
-                    f"patch operation {i}: {target!r} cannot be changed"
+                    f"patch operation {i}: {target} cannot be changed"
                     f" (patchable: {', '.join(PATCHABLE_ROOTS)})"
                 )
         checked.append(op)

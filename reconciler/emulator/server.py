@@ -1,6 +1,6 @@
 """Serving the emulator: ``EmulatorServer`` for tests (a thread) and ``run`` for the CLI.
 
-``EmulatorServer`` binds ``127.0.0.1`` on a free port by default, serves a threaded werkzeug
+``EmulatorServer`` binds ``127.0.0.1`` on a free port by default, serves a threaded keep-alive
 server from a daemon thread between ``start()`` and ``stop()`` (or a ``with`` block), and exposes
 the objects tests drive directly: ``.state`` (``EmulatorState``), ``.faults``
 (``FaultInjector``), ``.limiter`` (``RateLimiter``), ``.dataplane`` (``DataPlane`` or ``None``)
@@ -15,31 +15,19 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from reconciler.emulator.app import EmulatorApp
 from reconciler.emulator.contract import default_validator
 from reconciler.emulator.dataplane import DEFAULT_STALE_AFTER, DEFAULT_SYNC_INTERVAL, DataPlane
 from reconciler.emulator.faults import FaultConfig, FaultInjector, Sleep
 from reconciler.emulator.limits import Clock, RateLimitConfig, RateLimiter
+from reconciler.emulator.manifests import MaskStyle
 from reconciler.emulator.persist import StateFile, initial_state
+from reconciler.emulator.serving import ThreadedServer
 from reconciler.emulator.state import EmulatorState
 
 POLL_SECONDS = 0.02
 """How often the serving thread checks for ``stop()``; bounds how long stopping takes."""
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """A request handler that logs errors only, not each request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        if type == "error":
-            super().log(type, message, *args)
 
 
 class EmulatorServer:
@@ -94,19 +82,16 @@ class EmulatorServer:
         )
         self.state_file = StateFile(state_file, self.state) if state_file is not None else None
         app = self.state_file.wrap(self.app) if self.state_file is not None else self.app
-        handler = _QuietHandler if quiet else type("_Handler", (WSGIRequestHandler,), {})
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=handler
-        )
+        self._server = ThreadedServer(host, port, app, quiet=quiet)
         self._thread: threading.Thread | None = None
 
     @property
     def host(self) -> str:
-        return str(self._server.host)
+        return self._server.host
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port)
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -136,6 +121,7 @@ class EmulatorServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        self._server.close_connections()
         if self.state_file is not None:
             self.state_file.save()
 
@@ -151,6 +137,8 @@ class EmulatorServer:
         self.stop()
 
 
+# Over 60 lines only through its keyword signature and the docstring documenting each option;
+# the body delegates to _limits, _announce and _serve_until_interrupted.
 def run(
     *,
     host: str = "127.0.0.1",
@@ -171,6 +159,8 @@ def run(
     dataplane_any_host: bool = False,
     state_file: str | Path | None = None,
     dynamodb_endpoint: str | None = None,
+    mask_style: MaskStyle | None = None,
+    list_config: bool | None = None,
 ) -> None:
     """Serve an emulator in the foreground until Ctrl-C, logging requests to stderr.
 
@@ -191,34 +181,26 @@ def run(
     - ``dataplane``: really synchronise ``on`` Redis stores (write LaunchDarkly's marker under
       each environment's client-side ID, logged at startup) every ``sync_interval`` seconds;
       ``_status`` then reports what happened, stale after ``stale_after`` seconds.
-      ``dynamodb_endpoint``: also write the marker item of ``on`` DynamoDB stores through this
+    - ``dynamodb_endpoint``: also write the marker item of ``on`` DynamoDB stores through this
       DynamoDB-compatible endpoint (e.g. moto's server).
+    - ``mask_style`` (``--mask-style``), ``list_config`` (``--list-config``): override the
+      seed's ``maskStyle`` and ``listConfig`` (``None`` keeps them).
     """
     state_path = Path(state_file) if state_file is not None else None
     resumed = state_path is not None and state_path.exists()
     state = initial_state(state_path, seed_path)
-    limits = RateLimitConfig()
-    if rate_limit_route is not None or rate_limit_global is not None:
-        limits = RateLimitConfig(
-            enabled=True,
-            window_seconds=rate_limit_window,
-            route_limit=rate_limit_route if rate_limit_route is not None else 10**9,
-            global_limit=rate_limit_global if rate_limit_global is not None else 10**9,
-            retry_after=retry_after,
-        )
-    faults = FaultConfig(
-        latency_ms=latency_ms, error_rate=error_rate, drop_rate=drop_rate, seed=fault_seed
-    )
-    logger = logging.getLogger("werkzeug")
-    if not logger.handlers:
-        logger.addHandler(logging.StreamHandler(sys.stderr))
-        logger.setLevel(logging.INFO)
+    if mask_style is not None:
+        state.mask_style = mask_style
+    if list_config is not None:
+        state.list_config = list_config
     server = EmulatorServer(
         state,
         host=host,
         port=port,
-        faults=faults,
-        rate_limit=limits,
+        faults=FaultConfig(
+            latency_ms=latency_ms, error_rate=error_rate, drop_rate=drop_rate, seed=fault_seed
+        ),
+        rate_limit=_limits(rate_limit_route, rate_limit_global, rate_limit_window, retry_after),
         validate_contract=validate_contract,
         quiet=False,
         dataplane=dataplane,
@@ -228,11 +210,40 @@ def run(
         state_file=state_path,
         dynamodb_endpoint=dynamodb_endpoint,
     )
+    _announce(server, state_path, resumed=resumed, seeded=seed_path is not None)
+    _serve_until_interrupted(server)
+
+
+def _limits(
+    route: int | None, total: int | None, window: float, retry_after: int | None
+) -> RateLimitConfig:
+    """The rate-limit settings of ``run``: on when either limit is given."""
+    if route is None and total is None:
+        return RateLimitConfig()
+    return RateLimitConfig(
+        enabled=True,
+        window_seconds=window,
+        route_limit=route if route is not None else 10**9,
+        global_limit=total if total is not None else 10**9,
+        retry_after=retry_after,
+    )
+
+
+def _announce(
+    server: EmulatorServer, state_path: Path | None, *, resumed: bool, seeded: bool
+) -> None:
+    """Tell stderr where the emulator listens, its state file, quirks and data plane."""
     print(f"LaunchDarkly emulator listening on {server.url}", file=sys.stderr, flush=True)
+    state = server.state
+    print(
+        f"masks: {state.mask_style}; list items "
+        + ("carry config" if state.list_config else "without config"),
+        file=sys.stderr,
+    )
     if server.state_file is not None:
         print(
             f"state file {state_path}: {'resumed from it' if resumed else 'created'}"
-            + (" (--seed ignored)" if resumed and seed_path is not None else ""),
+            + (" (--seed ignored)" if resumed and seeded else ""),
             file=sys.stderr,
         )
         server.state_file.save()
@@ -240,10 +251,16 @@ def run(
         logging.getLogger("reconciler.emulator.dataplane").addHandler(
             logging.StreamHandler(sys.stderr)
         )
-        kinds = "Redis and DynamoDB" if dynamodb_endpoint else "Redis"
-        print(f"data plane on: syncing {kinds} stores every {sync_interval:g} s", file=sys.stderr)
-        for (project, env), client_side_id in sorted(server.state.client_side_ids().items()):
+        interval = server.dataplane.sync_interval
+        every = f"every {interval:g} s" if interval is not None else "on demand"
+        kinds = "Redis and DynamoDB" if server.dataplane.dynamodb_endpoint else "Redis"
+        print(f"data plane on: syncing {kinds} stores {every}", file=sys.stderr)
+        for (project, env), client_side_id in sorted(state.client_side_ids().items()):
             print(f"  {project}/{env}: client-side ID {client_side_id}", file=sys.stderr)
+
+
+def _serve_until_interrupted(server: EmulatorServer) -> None:
+    """Serve until Ctrl-C, printing contract violations to stderr as they are found."""
     seen = 0
     idle = threading.Event()
     server.start()

@@ -12,7 +12,10 @@ in the request log. Errors are ``{"code", "message"}`` with status 400 or 404.
 ``GET|DELETE /__emulator/requests``        the API request log / clear it
 ``GET|PUT /__emulator/faults``             fault settings (``FaultConfig.from_dict`` keys)
 ``GET|PUT /__emulator/ratelimit``          rate-limit settings (``RateLimitConfig.from_dict``)
-``GET|PATCH /__emulator/settings``         ``{tokens, revokedTokens, entitlement, uniqueNames}``
+``GET|PATCH /__emulator/settings``         ``{tokens, revokedTokens, entitlement, uniqueNames,
+                                           maskStyle, listConfig, environmentReadDenied}``
+``GET|PATCH /__emulator/environments/P/E`` one environment (seed format); PATCH takes
+                                           ``{critical?, clientSideId?, apiKey?, mobileKey?}``
 ``GET /__emulator/violations``             contract violations found so far
 =========================================  =====================================================
 """
@@ -26,10 +29,13 @@ from werkzeug.wrappers import Request, Response
 
 from reconciler.emulator.faults import FaultConfig, FaultInjector
 from reconciler.emulator.limits import RateLimitConfig, RateLimiter
+from reconciler.emulator.manifests import MASK_STYLES
 from reconciler.emulator.rules import ApiProblem, invalid
 from reconciler.emulator.state import EmulatorState
 
 SIDE_DOOR = "/__emulator"
+SWITCHES = ("entitlement", "uniqueNames", "listConfig", "environmentReadDenied")
+SETTINGS = ("tokens", "revokedTokens", "maskStyle", *SWITCHES)
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -104,8 +110,9 @@ class SideDoor:
                 self._settings(self._object(request))
             if method in ("GET", "PATCH"):
                 snap = state.snapshot()
-                keys = ("tokens", "revokedTokens", "entitlement", "uniqueNames")
-                return _json(200, {k: snap[k] for k in keys})
+                return _json(200, {k: snap[k] for k in SETTINGS})
+        elif name == "environments" and len(parts) == 3:
+            return self._environment(request, parts[1], parts[2])
         elif name == "violations" and len(parts) == 1 and method == "GET":
             return _json(200, list(state.contract_violations))
         else:
@@ -123,7 +130,7 @@ class SideDoor:
         try:
             store = state.store(store_id)
         except KeyError:
-            raise ApiProblem(404, "not_found", f"no store {store_id!r}") from None
+            raise ApiProblem(404, "not_found", f"no store {store_id}") from None
         if request.method == "GET":
             return _json(200, state.export_store(store))
         if request.method == "PATCH":
@@ -134,13 +141,46 @@ class SideDoor:
             return Response(status=204)
         raise ApiProblem(405, "method_not_allowed", f"{request.method} is not allowed here")
 
+    def _environment(self, request: Request, project: str, key: str) -> Response:
+        state = self.state
+        if not state.has_environment(project, key):
+            raise ApiProblem(404, "not_found", f"no environment {project}/{key}")
+        if request.method == "PATCH":
+            body = self._object(request)
+            fields = {"critical", "clientSideId", "apiKey", "mobileKey"}
+            unknown = sorted(set(body) - fields)
+            if unknown:
+                raise invalid(
+                    f"cannot change {', '.join(unknown)} (fields: {', '.join(sorted(fields))})"
+                )
+            if not isinstance(body.get("critical", False), bool):
+                raise invalid("critical must be a boolean")
+            for name in ("clientSideId", "apiKey", "mobileKey"):
+                if name in body and not (isinstance(body[name], str) and body[name]):
+                    raise invalid(f"{name} must be a non-empty string")
+            state.set_environment(
+                project,
+                key,
+                critical=body.get("critical"),
+                client_side_id=body.get("clientSideId"),
+                api_key=body.get("apiKey"),
+                mobile_key=body.get("mobileKey"),
+            )
+        elif request.method != "GET":
+            raise ApiProblem(405, "method_not_allowed", f"{request.method} is not allowed here")
+        projects = state.snapshot()["projects"]
+        envs = next(p["environments"] for p in projects if p["key"] == project)
+        return _json(200, next(e for e in envs if e["key"] == key))
+
     def _settings(self, body: dict[str, Any]) -> None:
-        unknown = sorted(set(body) - {"tokens", "revokedTokens", "entitlement", "uniqueNames"})
+        unknown = sorted(set(body) - set(SETTINGS))
         if unknown:
             raise invalid(f"unknown setting(s): {', '.join(unknown)}")
-        for key in ("entitlement", "uniqueNames"):
+        for key in SWITCHES:
             if key in body and not isinstance(body[key], bool):
                 raise invalid(f"{key} must be a boolean")
+        if "maskStyle" in body and body["maskStyle"] not in MASK_STYLES:
+            raise invalid(f"maskStyle must be one of {', '.join(MASK_STYLES)}")
         for key in ("tokens", "revokedTokens"):
             value = body.get(key)
             if value is not None and not (
@@ -155,3 +195,9 @@ class SideDoor:
             self.state.entitlement = body["entitlement"]
         if "uniqueNames" in body:
             self.state.unique_names = body["uniqueNames"]
+        if "listConfig" in body:
+            self.state.list_config = body["listConfig"]
+        if "environmentReadDenied" in body:
+            self.state.environment_read_denied = body["environmentReadDenied"]
+        if "maskStyle" in body:
+            self.state.mask_style = body["maskStyle"]

@@ -22,7 +22,13 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from reconciler.emulator.account import AccountData, AccountSettings, derived_client_side_id
+from reconciler.emulator.account import (
+    AccountData,
+    AccountSettings,
+    NameKey,
+    derived_client_side_id,
+)
+from reconciler.emulator.manifests import FIELDS
 from reconciler.emulator.records import (
     RequestRecord,
     StatusProvider,
@@ -39,7 +45,6 @@ from reconciler.emulator.rules import (
     validate_config,
     validate_fields,
 )
-from reconciler.integrations import FIELDS
 
 __all__ = [
     "ID_RE",
@@ -74,10 +79,11 @@ class EmulatorState(AccountSettings):
         self._rng = rng or random.Random()
         self._data = AccountData(
             tokens=list(tokens) if tokens is not None else None,
-            projects={k: list(v) for k, v in (projects or {}).items()},
             entitlement=entitlement,
             unique_names=unique_names,
         )
+        for key, environments in (projects or {}).items():
+            self.add_project(key, environments)
         self.requests: list[RequestRecord] = []
         self.contract_violations: list[str] = []
         self.status_provider: StatusProvider | None = None
@@ -102,22 +108,29 @@ class EmulatorState(AccountSettings):
         """A store as the API returns it (``with_config`` for single-store answers)."""
         with self.lock:
             return render_store(
-                store, self.status_of(store), with_config=with_config, masked=masked
+                store,
+                self.status_of(store),
+                with_config=with_config,
+                masked=masked,
+                mask_style=self._data.mask_style,
             )
 
     # -- the API operations ----------------------------------------------------------------
 
-    def check_scope(
-        self, project: str, environment: str, integration_key: str, store_id: str | None = None
-    ) -> Store | None:
-        """404 ``ApiProblem`` unless the project, environment, kind (and store) exist."""
+    def check_scope(self, project: str, environment: str, integration_key: str) -> None:
+        """404 ``ApiProblem`` unless the project, environment and integration kind exist."""
         with self.lock:
             if not self.has_environment(project, environment):
                 raise ApiProblem(404, "not_found", "Environment or project not found")
             if integration_key not in FIELDS:
-                raise ApiProblem(404, "not_found", f"Unknown integration key {integration_key!r}")
-            if store_id is None:
-                return None
+                raise ApiProblem(404, "not_found", f"Unknown integration key: {integration_key}")
+
+    def find_store(
+        self, project: str, environment: str, integration_key: str, store_id: str
+    ) -> Store:
+        """The store at this address; 404 ``ApiProblem`` if it or its scope does not exist."""
+        with self.lock:
+            self.check_scope(project, environment, integration_key)
             store = self._data.stores.get(store_id)
             if store is None or (store.project, store.environment, store.integration_key) != (
                 project,
@@ -128,16 +141,16 @@ class EmulatorState(AccountSettings):
             return store
 
     def list_stores(self) -> list[dict[str, Any]]:
-        """Every store, account-wide, without ``config``."""
+        """Every store, account-wide, without ``config`` unless ``list_config`` is on."""
         with self.lock:
-            return [self.render(s, with_config=False) for s in self._data.stores.values()]
+            with_config = self._data.list_config
+            return [self.render(s, with_config=with_config) for s in self._data.stores.values()]
 
     def get_store(
         self, project: str, environment: str, integration_key: str, store_id: str
     ) -> dict[str, Any]:
         with self.lock:
-            store = self.check_scope(project, environment, integration_key, store_id)
-            assert store is not None
+            store = self.find_store(project, environment, integration_key, store_id)
             return self.render(store, with_config=True)
 
     def create_store(
@@ -160,16 +173,15 @@ class EmulatorState(AccountSettings):
                 body.get("name", ""), body.get("on", False), body.get("tags", [])
             )
             config = validate_config(integration_key, body["config"])
-            if self._data.unique_names and any(
-                (s.project, s.environment, s.integration_key, s.name)
-                == (project, environment, integration_key, name)
-                for s in self._data.stores.values()
+            if (
+                self._data.unique_names
+                and self._data.names[(project, environment, integration_key, name)]
             ):
                 raise ApiProblem(
                     409,
                     "optimistic_locking_error",
-                    f"A {integration_key} integration named {name!r} already exists in"
-                    f" {project}/{environment}",
+                    f'A {integration_key} integration named "{name}" already exists in'
+                    f" environment {environment} of project {project}.",
                 )
             store = Store(
                 id=store_id or self.new_id(),
@@ -185,6 +197,7 @@ class EmulatorState(AccountSettings):
                 last_sync_ms=self.now_ms() if on else None,
             )
             self._data.stores[store.id] = store
+            self._data.names[_name_key(store)] += 1
             self._changed(store)
             return store
 
@@ -202,15 +215,12 @@ class EmulatorState(AccountSettings):
     ) -> dict[str, Any]:
         """Apply a JSON Patch; failed ``test`` ops are 409, anything else wrong is 400."""
         with self.lock:
-            store = self.check_scope(project, environment, integration_key, store_id)
-            assert store is not None
+            store = self.find_store(project, environment, integration_key, store_id)
             document = self.render(store, with_config=True, masked=False)
             try:
-                result = jsonpatch.JsonPatch(check_patch(ops)).apply(document)
-            except jsonpatch.JsonPatchTestFailed as exc:
-                raise ApiProblem(
-                    409, "optimistic_locking_error", f"Conflict: patch test failed ({exc})"
-                ) from exc
+                result = document
+                for op in check_patch(ops):
+                    result = _apply_op(result, op)
             except (
                 jsonpatch.JsonPatchException,
                 jsonpointer.JsonPointerException,
@@ -234,7 +244,9 @@ class EmulatorState(AccountSettings):
             return False
         if on and not store.on:
             store.last_sync_ms = self.now_ms()
+        self._data.names[_name_key(store)] -= 1
         store.name, store.on, store.tags, store.config = name, on, tags, config
+        self._data.names[_name_key(store)] += 1
         store.version += 1
         self._changed(store)
         return True
@@ -247,8 +259,8 @@ class EmulatorState(AccountSettings):
         self, project: str, environment: str, integration_key: str, store_id: str
     ) -> None:
         with self.lock:
-            self.check_scope(project, environment, integration_key, store_id)
-            del self._data.stores[store_id]
+            self.find_store(project, environment, integration_key, store_id)
+            self.remove_store(store_id)
 
     # -- the side door ---------------------------------------------------------------------
 
@@ -256,6 +268,10 @@ class EmulatorState(AccountSettings):
         """The live ``Store`` object (unmasked); ``KeyError`` if unknown."""
         with self.lock:
             return self._data.stores[store_id]
+
+    def has_store(self, store_id: str) -> bool:
+        with self.lock:
+            return store_id in self._data.stores
 
     def stores(self) -> list[Store]:
         with self.lock:
@@ -272,7 +288,7 @@ class EmulatorState(AccountSettings):
         with self.lock:
             store = self._data.stores.get(store_id)
             if store is None:
-                raise ApiProblem(404, "not_found", f"no store {store_id!r}")
+                raise ApiProblem(404, "not_found", f"no store {store_id}")
             if "status" in changes:
                 self.set_status(store_id, changes["status"])
             new: dict[str, Any] = {
@@ -295,7 +311,7 @@ class EmulatorState(AccountSettings):
         with self.lock:
             store = self._data.stores.get(store_id)
             if store is None:
-                raise ApiProblem(404, "not_found", f"no store {store_id!r}")
+                raise ApiProblem(404, "not_found", f"no store {store_id}")
             store.status = copy.deepcopy(dict(status)) if status is not None else None
 
     def record_request(self, record: RequestRecord) -> None:
@@ -318,7 +334,8 @@ class EmulatorState(AccountSettings):
     def remove_store(self, store_id: str) -> None:
         """Delete a store out of band; ``KeyError`` if unknown."""
         with self.lock:
-            del self._data.stores[store_id]
+            store = self._data.stores.pop(store_id)
+            self._data.names[_name_key(store)] -= 1
 
     def snapshot(self) -> dict[str, Any]:
         """The whole account, unmasked, in seed format (it can be loaded back)."""
@@ -329,19 +346,47 @@ class EmulatorState(AccountSettings):
                 "revokedTokens": sorted(data.revoked_tokens),
                 "entitlement": data.entitlement,
                 "uniqueNames": data.unique_names,
+                "maskStyle": data.mask_style,
+                "listConfig": data.list_config,
+                "environmentReadDenied": data.environment_read_denied,
                 "projects": [
-                    {
-                        "key": k,
-                        "environments": [
-                            {"key": e, "clientSideId": self.client_side_id(k, e)} for e in v
-                        ],
-                    }
+                    {"key": k, "environments": [self._environment_seed(k, e) for e in v]}
                     for k, v in data.projects.items()
                 ],
                 "stores": [self.export_store(s) for s in data.stores.values()],
             }
 
+    def _environment_seed(self, project: str, environment: str) -> dict[str, Any]:
+        details = self._data.environments[(project, environment)]
+        return {
+            "key": environment,
+            "clientSideId": self.client_side_id(project, environment),
+            "critical": details.critical,
+            "apiKey": details.api_key,
+            "mobileKey": details.mobile_key,
+        }
+
     def replace_contents(self, other: EmulatorState) -> None:
         """Take over ``other``'s account (used to re-seed a running emulator)."""
         with self.lock, other.lock:
             self._data = other._data
+
+
+def _name_key(store: Store) -> NameKey:
+    return (store.project, store.environment, store.integration_key, store.name)
+
+
+def _apply_op(document: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    """``document`` after one JSON Patch operation; a failed ``test`` is a 409 whose message
+    says, as LaunchDarkly's do, what did not match."""
+    try:
+        result: dict[str, Any] = jsonpatch.JsonPatch([op]).apply(document)
+    except jsonpatch.JsonPatchTestFailed as exc:
+        path = op["path"]
+        raise ApiProblem(
+            409,
+            "optimistic_locking_error",
+            f"Conflict: the patch tests {path or 'the document'} for a value it does not have;"
+            " someone else changed this integration. Read it again and retry.",
+        ) from exc
+    return result

@@ -1,0 +1,1 @@
+"""Benchmarks of the reconciler (``make bench``): not part of the installed package."""

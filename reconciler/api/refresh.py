@@ -1,0 +1,53 @@
+"""Reading live state: one account-wide list, then one GET per store in scope.
+
+The list call omits ``config``, so every store of a project the manifests name is read by id,
+concurrently over the client's pooled connections, with a progress line on stderr for
+large scopes. Stores of other projects are never fetched
+one by one. Results keep the list's order, so the plan does not depend on timing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from typing import TextIO
+
+from reconciler.api.client import Client
+from reconciler.errors import ApiError
+from reconciler.model import Address, LiveStore
+from reconciler.progress import Progress
+
+log = logging.getLogger("reconciler.refresh")
+
+
+def read_live(
+    client: Client,
+    projects: Collection[str] | None,
+    *,
+    parallelism: int = 8,
+    progress: TextIO | None = None,
+) -> list[LiveStore]:
+    """Every live store of the given projects (``None``: of every project), with its
+    (masked) config and status."""
+    listed = [s for s in client.list_stores() if projects is None or s.project in projects]
+    log.info("read %d live store(s) in scope", len(listed))
+
+    bar = Progress("refresh", len(listed), progress)
+
+    def detail(store: LiveStore) -> LiveStore | None:
+        address = str(Address(*store.slot, store.name))
+        try:
+            return client.get_store(
+                store.project, store.environment, store.integration_key, store.id, address=address
+            )
+        except ApiError as error:
+            if error.status == 404:  # deleted between the list and the read
+                return None
+            raise
+        finally:
+            bar.advance()
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        details = list(pool.map(detail, listed))
+    return [d for d in details if d is not None]

@@ -1,0 +1,17 @@
+"""The API's routes: the big-segment-store path prefix and how a store's path is built.
+
+Plain strings, no HTTP: the client requests these paths and the journal records them, so the
+journal can name a request without importing the client (or httpx).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
+PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integrationId}")
+
+
+def store_path(*segments: str) -> str:
+    """``API_PREFIX/project/environment/integrationKey[/id]``, each segment %-quoted."""
+    return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])

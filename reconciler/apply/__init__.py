@@ -1,0 +1,1 @@
+"""Carrying out a plan: executor, journal, saved plan files, waiting for healthy stores."""

@@ -1,0 +1,72 @@
+"""What several commands share: loading manifests, the API client, reading live state, planning
+and rendering a plan, writing a file. Each command lives in its own module of this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
+from reconciler.api.refresh import read_live
+from reconciler.cli.commands.base import IO
+from reconciler.errors import ConfigError
+from reconciler.manifest.load import LoadResult, load_manifests
+from reconciler.model import LiveStore
+from reconciler.plan.changes import Plan
+from reconciler.plan.planner import build_plan
+from reconciler.render.plan import render_json, render_markdown, render_text
+
+
+def load(args: argparse.Namespace, io: IO) -> LoadResult:
+    result = load_manifests(args.paths, env=io.env)
+    for warning in result.warnings:
+        io.stderr.write(f"warning: {warning}\n")
+    return result
+
+
+def colour(args: argparse.Namespace, io: IO) -> bool:
+    isatty = getattr(io.stdout, "isatty", None)
+    return bool(isatty and isatty()) and not args.no_color and "NO_COLOR" not in io.env
+
+
+def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
+    return Client(
+        settings,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+        connections=args.parallelism,
+    )
+
+
+def read(
+    client: Client, args: argparse.Namespace, io: IO, projects: Collection[str] | None
+) -> list[LiveStore]:
+    return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
+
+
+def make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
+    loaded = load(args, io)  # nothing touches the network before manifests are valid
+    settings = settings_from_env(io.env, api_host=args.api_host)
+    with client_for(args, settings) as client:
+        live = read_live(
+            client, loaded.state.projects, parallelism=args.parallelism, progress=io.stderr
+        )
+    return build_plan(loaded.state, live, owner_tag=args.owner_tag), settings.api_host
+
+
+def render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
+    now_ms = int(time.time() * 1000)
+    if args.format == "json":
+        return render_json(plan_, api_host=api_host)
+    if args.format == "markdown":
+        return render_markdown(plan_, drift=drift, now_ms=now_ms)
+    return render_text(plan_, colour=colour(args, io), drift=drift, now_ms=now_ms)
+
+
+def write_file(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror}") from None

@@ -1,0 +1,13 @@
+"""``reconciler emulator``: a thin command that runs the bundled emulator (its own program)."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.cli.commands.base import IO
+
+
+def main(args: argparse.Namespace, io: IO) -> int:
+    from reconciler.emulator.cli import main as emulator_main
+
+    return emulator_main(args, io.stderr)

@@ -1,0 +1,165 @@
+"""The argument parser: one sub-parser per command, shared option groups, usage errors exit 1.
+
+``build_parser`` is all the command line knows about arguments; each command's options are
+added by one small function here. A usage error raises ``UsageError`` (exit 1), never argparse's
+exit 2, which means "changes" or "drift".
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn, TypeAlias
+
+from reconciler import __version__
+from reconciler.emulator.cli import add_arguments as add_emulator_arguments
+from reconciler.errors import UsageError
+from reconciler.model import DEFAULT_OWNER_TAG
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises ``UsageError`` (exit 1) instead of exiting 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="reconciler",
+        description="GitOps for LaunchDarkly persistent-store (big segment store) integrations.",
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    p = sub.add_parser("validate", help="parse and validate manifests; no network")
+    paths(p)
+    for add in (_plan, _apply, _drift, _export, _verify, _emulator):
+        add(sub)
+    return parser
+
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
+
+def paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories")
+
+
+def connection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api-host", help="LaunchDarkly API URL (else $LAUNCHDARKLY_API_HOST)")
+    p.add_argument("--owner-tag", default=DEFAULT_OWNER_TAG, help="the ownership tag")
+    p.add_argument("--parallelism", type=_positive, default=32, help="concurrent requests")
+    p.add_argument(
+        "--max-attempts", type=_positive, default=8, help="tries per request (retries + 1)"
+    )
+
+
+def output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--no-color", action="store_true", help="never colour the text output")
+
+
+def _plan(sub: Subparsers) -> None:
+    p = sub.add_parser("plan", help="show what apply would change")
+    paths(p)
+    connection(p)
+    output(p)
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--out", metavar="FILE", help="save the plan for 'apply --plan FILE'")
+
+
+def _apply(sub: Subparsers) -> None:
+    p = sub.add_parser("apply", help="plan, then execute the changes")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
+    p.add_argument("--plan", metavar="FILE", help="execute a plan saved by 'plan --out'")
+    connection(p)
+    p.add_argument("--no-color", action="store_true", help="never colour the text output")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--allow-delete", action="store_true", help="allow deleting stores")
+    p.add_argument("--force", action="store_true", help="allow changes above the threshold")
+    p.add_argument(
+        "--wait-healthy",
+        nargs="?",
+        const=300.0,
+        type=float,
+        metavar="SECONDS",
+        help="after applying, wait until changed stores are available (default 300 s)",
+    )
+    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
+                   " or .reconciler/journal.jsonl)")  # fmt: skip
+    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
+
+
+def _drift(sub: Subparsers) -> None:
+    p = sub.add_parser("drift", help="report every difference; exit 2 on drift")
+    paths(p)
+    connection(p)
+    output(p)
+    p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
+    p.add_argument("--metrics-file", metavar="PATH",
+                   help="also write the drift and health gauges for node_exporter's textfile"
+                   " collector (needs reconciler[watch])")  # fmt: skip
+
+
+def _export(sub: Subparsers) -> None:
+    p = sub.add_parser("export", help="write manifests from live state")
+    p.add_argument(
+        "--project", action="append", default=[], metavar="KEY",
+        help="export this project (repeatable; default: all projects with stores)",
+    )  # fmt: skip
+    p.add_argument("--out", metavar="DIR", help="write one file per project here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
+    connection(p)
+
+
+def _verify(sub: Subparsers) -> None:
+    p = sub.add_parser("verify", help="check the declared stores themselves (Redis, DynamoDB)")
+    paths(p)
+    p.add_argument(
+        "--client-side-id", action="append", default=[], metavar="PROJECT/ENV=ID",
+        help="an environment's client-side ID: the key prefix LaunchDarkly writes under"
+        " (repeatable; without it, Redis is scanned for markers)",
+    )  # fmt: skip
+    p.add_argument("--max-marker-age", type=float, default=300.0, metavar="SECONDS",
+                   help="a sync marker older than this is stale (default 300)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=5.0, help="connection timeout, seconds")
+    p.add_argument("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (e.g. local)")
+    p.add_argument("--parallelism", type=_positive, default=8, help="stores checked at once")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _emulator(sub: Subparsers) -> None:
+    p = sub.add_parser("watch", help="re-plan every interval; expose drift and health metrics")
+    paths(p)
+    connection(p)
+    _watch_flags(p)
+    p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
+    add_emulator_arguments(p)
+
+
+def _watch_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interval", default="5m", help="time between cycles: 30s, 5m, 1h (default 5m)")
+    p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
+                   help="serve /metrics, /healthz, /readyz (default 127.0.0.1:9464)")  # fmt: skip
+    p.add_argument("--auto-apply", action="store_true", help="apply creates and updates that"
+                   " pass every safety check")  # fmt: skip
+    p.add_argument("--allow-delete", action="store_true", help="auto-apply may delete stores")
+    p.add_argument("--force", action="store_true", help="auto-apply above the change threshold")
+    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
+                   " or .reconciler/journal.jsonl)")  # fmt: skip
+    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
+    p.add_argument("--log-format", choices=("json", "text"), default="json",
+                   help="stderr log lines: one JSON object each (default) or text")  # fmt: skip
+    p.add_argument("--cycles", type=_positive, metavar="N",
+                   help="stop after N cycles and print the metrics to stdout")  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

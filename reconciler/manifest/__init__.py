@@ -1,0 +1,1 @@
+"""Reading manifests: YAML with positions, schema and field rules, safety settings."""

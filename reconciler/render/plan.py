@@ -1,0 +1,325 @@
+"""Renderers: a plan as Terraform-like text, as JSON (SPEC §6), or as Markdown for a PR comment.
+
+Renderers consume ``Plan`` data and nothing else; they never decide what changes. Every secret
+reaches them already wrapped (``Secret``) or masked (``(sensitive)``), and ``redact`` runs over
+anything that is printed, so partial masks returned by the API never appear either. Field-level
+differences for humans come from ``deepdiff`` over the before/after views (views made only of
+strings, booleans, nulls and nested objects take an equivalent direct comparison, which is much
+faster on large plans); the ownership tag is hidden from tag diffs. The JSON form is
+byte-for-byte deterministic: sorted keys, no timestamps (encoded by ``orjson``, which indents
+at C speed where the standard library's indenting encoder is pure Python).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from deepdiff import DeepDiff
+
+from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
+from reconciler.plan import codec
+from reconciler.plan.changes import Change, Plan
+from reconciler.render.status import describe, is_healthy, status_to_dict
+
+FORMAT_VERSION = "1"
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
+COLOURS = {"create": "32", "update": "33", "delete": "31", "unmanaged": "36", "note": "2"}
+SECRET_NOTES = {
+    "unverifiable": "cannot be verified: LaunchDarkly masks it; the mask is consistent",
+    "changed": "differs from the declared value",
+}
+
+
+def _fmt(value: object) -> str:
+    if value == SENSITIVE:
+        return SENSITIVE
+    return json.dumps(value, ensure_ascii=False)
+
+
+def field_changes(change: Change, owner_tag: str) -> list[tuple[str, str]]:
+    """Human lines ``(path, "before -> after")`` for one change, secrets masked."""
+    if change.action == "create" and change.after is not None:
+        return [(path, _fmt(value)) for path, value in _flatten(change.after)]
+    if change.action == "delete" and change.before is not None:
+        return [(path, _fmt(value)) for path, value in _flatten(change.before)]
+    if change.before is None or change.after is None:
+        return []
+    before = {k: v for k, v in change.before.items() if k != "tags"}
+    after = {k: v for k, v in change.after.items() if k != "tags"}
+    lines: list[tuple[str, str]] = []
+    try:
+        _plain_diff(before, after, "", lines)
+    except _NotPlain:
+        lines = _deep_diff(before, after)
+    for check in change.secrets:
+        if check.state == "changed":
+            lines.append((f"config.{check.key}", f"{SENSITIVE} -> {SENSITIVE}"))
+    old_tags = sorted(set(_strs(change.before.get("tags"))) - {owner_tag})
+    new_tags = sorted(set(_strs(change.after.get("tags"))) - {owner_tag})
+    if old_tags != new_tags:
+        lines.append(("tags", f"{_fmt(old_tags)} -> {_fmt(new_tags)}"))
+    return sorted(set(lines))
+
+
+def _deep_diff(before: object, after: object) -> list[tuple[str, str]]:
+    lines: list[tuple[str, str]] = []
+    tree = DeepDiff(before, after, view="tree")
+    for items in tree.values():
+        for item in items:
+            path = ".".join(str(p) for p in item.path(output_format="list"))
+            old = "(absent)" if _absent(item.t1) else _fmt(item.t1)
+            new = "(absent)" if _absent(item.t2) else _fmt(item.t2)
+            lines.append((path, f"{old} -> {new}"))
+    return lines
+
+
+class _NotPlain(Exception):
+    """A value the direct comparison leaves to ``deepdiff``."""
+
+
+_PLAIN = (str, bool, type(None), dict)
+DEEPER_THRESHOLD = 0.33
+"""deepdiff's ``threshold_to_diff_deeper``: two objects sharing fewer keys differ as wholes."""
+
+
+def _plain_diff(t1: object, t2: object, path: str, lines: list[tuple[str, str]]) -> None:
+    """What ``deepdiff`` reports for two values made of strings, booleans, nulls and objects
+    with string keys (``_NotPlain`` for anything else): a type change or a changed value as
+    ``path: old -> new``, a key on one side only as ``(absent)``, and two objects sharing too
+    few keys as a whole."""
+    kind = type(t1)
+    if kind is not type(t2):
+        if kind not in _PLAIN or type(t2) not in _PLAIN:
+            raise _NotPlain
+        lines.append((path, f"{_fmt(t1)} -> {_fmt(t2)}"))
+    elif kind is dict and isinstance(t1, dict) and isinstance(t2, dict):
+        if any(type(k) is not str for k in t1) or any(type(k) is not str for k in t2):
+            raise _NotPlain
+        union, common = len(t1.keys() | t2.keys()), t1.keys() & t2.keys()
+        if union > 1 and len(common) / union < DEEPER_THRESHOLD:
+            lines.append((path, f"{_fmt(t1)} -> {_fmt(t2)}"))
+            return
+        prefix = f"{path}." if path else ""
+        lines.extend((prefix + k, f"(absent) -> {_fmt(t2[k])}") for k in t2 if k not in t1)
+        lines.extend((prefix + k, f"{_fmt(t1[k])} -> (absent)") for k in t1 if k not in t2)
+        for key in common:
+            _plain_diff(t1[key], t2[key], prefix + key, lines)
+    elif kind is str or kind is bool:
+        if t1 != t2:
+            lines.append((path, f"{_fmt(t1)} -> {_fmt(t2)}"))
+    elif t1 is not None:
+        raise _NotPlain
+
+
+def _absent(value: object) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _flatten(view: Mapping[str, object], prefix: str = "") -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for key in sorted(view):
+        value = view[key]
+        if isinstance(value, Mapping):
+            out.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _paint(text: str, kind: str, colour: bool) -> str:
+    return f"\033[{COLOURS[kind]}m{text}\033[0m" if colour else text
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+        f"{s['no-op']} unchanged, {s['unmanaged']} unmanaged."
+    )
+
+
+def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
+    """``(address, healthy, description)`` for every live store in the plan with a status.
+    A store that is off is not synchronised by LaunchDarkly, and that is not a fault."""
+    stores = [(str(c.address), c.live) for c in plan.changes if c.live is not None]
+    stores += [(str(u.address), u.live) for u in plan.unmanaged]
+    rows = []
+    for address, live in stores:
+        if not live.on:
+            rows.append((address, True, "off: LaunchDarkly does not synchronise it"))
+        elif live.status != StoreStatus():
+            rows.append((address, is_healthy(live.status), describe(live.status, now_ms=now_ms)))
+    return sorted(rows)
+
+
+def render_text(
+    plan: Plan, *, colour: bool = False, drift: bool = False, now_ms: int | None = None
+) -> str:
+    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section."""
+    out: list[str] = []
+    changed = [c for c in plan.changes if c.is_change]
+    if changed:
+        out.append("Drift detected:" if drift else "reconciler will perform these actions:")
+    elif plan.unmanaged:
+        out.append(
+            "Drift: only unmanaged stores (declared nowhere)."
+            if drift
+            else "No changes. The declared stores match the manifests."
+        )
+    else:
+        out.append(
+            "No drift: LaunchDarkly matches the manifests."
+            if drift
+            else "No changes. LaunchDarkly matches the manifests."
+        )
+    for change in changed:
+        out.append("")
+        out.extend(_change_lines(change, plan.owner_tag, colour))
+    unchanged = [c for c in plan.changes if c.action == "no-op"]
+    notes = [(c, s) for c in unchanged for s in c.secrets if s.state == "unverifiable"]
+    if notes:
+        out.append("")
+        out.append("Unverifiable secrets (masked by LaunchDarkly, mask consistent, not a change):")
+        out.extend(_paint(f"  ! {c.address}: config.{s.key}", "note", colour) for c, s in notes)
+    ignored = [(c, n) for c in unchanged for n in c.notes]
+    if ignored:
+        out.append("")
+        out.append("Accepted drift (ignore rules in the manifests):")
+        out.extend(_paint(f"  # {c.address}: {n}", "note", colour) for c, n in ignored)
+    if plan.unmanaged:
+        out.append("")
+        out.append("Unmanaged stores (not declared, not owned by reconciler; left alone):")
+        for item in plan.unmanaged:
+            out.append(_paint(f"  ? {item.address}  (id {item.id})", "unmanaged", colour))
+    rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
+    if rows:
+        out.append("")
+        out.append("Health (LaunchDarkly's connection status):")
+        for address, healthy, text in rows:
+            mark = "ok  " if healthy else "FAIL"
+            out.append(
+                _paint(f"  {mark} {address}: {text}", "create" if healthy else "delete", colour)
+            )
+    out.append("")
+    out.append(summary_line(plan))
+    return "\n".join(out) + "\n"
+
+
+def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
+    sym = SYMBOLS[change.action]
+    ident = f", id {change.id}, version {change.version}" if change.id else ""
+    head = f"  {sym} {change.address}  ({change.action}{ident})"
+    lines = [_paint(head, change.action, colour)]
+    if change.reason:
+        lines.append(f"      # {change.reason}")
+    for note in change.notes:
+        lines.append(_paint(f"      # {note}", "note", colour))
+    for path, text in field_changes(change, owner_tag):
+        lines.append(f"      {path}: {text}")
+    for check in change.secrets:
+        if check.state == "unverifiable":
+            note = f"      ! config.{check.key}: {SECRET_NOTES['unverifiable']}"
+            lines.append(_paint(note, "note", colour))
+    return lines
+
+
+def _masked(ref: str, secret: Secret) -> object:
+    return SENSITIVE
+
+
+def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
+    """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes`` and
+    ``protected`` per change: the codec's fields (secrets masked), shown for people."""
+    clean = _redact
+    encoded = codec.plan_to_dict(plan, _masked)
+    changes = [
+        {
+            "address": str(c.address),
+            "action": d["action"],
+            "id": d["id"],
+            "version": d["version"],
+            "before": clean(d["before"]),
+            "after": clean(d["after"]),
+            "patch": clean(d["patch"]),
+            "reason": d["reason"],
+            "adopt": d["adopt"],
+            "secrets": dict(d["secrets"]),
+            "notes": d["notes"],
+            "protected": d["protected"],
+            "status": status_to_dict(c.live.status) if c.live is not None else None,
+        }
+        for c, d in zip(plan.changes, encoded["changes"], strict=True)
+    ]
+    return {
+        "format_version": FORMAT_VERSION,
+        "api_host": api_host,
+        "changes": changes,
+        "unmanaged": [
+            {"address": str(u.address), "id": u.id, "status": status_to_dict(u.live.status)}
+            for u in plan.unmanaged
+        ],
+        "summary": plan.summary,
+    }
+
+
+def _redact(value: object) -> object:
+    """``redact``, with a fast path for the plain values plans are made of."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
+        return value
+    if kind is dict and isinstance(value, dict):
+        return {k if type(k) is str else str(k): _redact(v) for k, v in value.items()}
+    if (kind is list or kind is tuple) and isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return redact(value)
+
+
+def render_json(plan: Plan, *, api_host: str) -> str:
+    """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic."""
+    document = plan_to_dict(plan, api_host=api_host)
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+
+
+def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = None) -> str:
+    """Markdown for a pull-request comment: summary table first, details folded."""
+    title = "Drift report" if drift else "Plan"
+    s = plan.summary
+    out = [
+        f"### reconciler {title.lower()}",
+        "",
+        "| create | update | delete | unchanged | unmanaged |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
+        "",
+    ]
+    changed = [c for c in plan.changes if c.is_change]
+    if changed:
+        out.append("| | store | action | note |")
+        out.append("|---|---|---|---|")
+        for c in changed:
+            out.append(f"| {SYMBOLS[c.action]} | `{c.address}` | {c.action} | {c.reason} |")
+        out.append("")
+    if plan.unmanaged:
+        out.append("Unmanaged (left alone): " + ", ".join(f"`{u.address}`" for u in plan.unmanaged))
+        out.append("")
+    rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
+    unhealthy = [(a, t) for a, ok, t in rows if not ok]
+    if rows:
+        out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores healthy.")
+        out.extend(f"- :warning: `{a}`: {t}" for a, t in unhealthy)
+        out.append("")
+    out.append("<details><summary>Details</summary>")
+    out.append("")
+    out.append("```diff")
+    out.append(render_text(plan, colour=False, drift=drift, now_ms=now_ms).rstrip("\n"))
+    out.append("```")
+    out.append("")
+    out.append("</details>")
+    return "\n".join(out) + "\n"

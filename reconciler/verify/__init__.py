@@ -1,0 +1,1 @@
+"""The data plane check: read Redis or DynamoDB directly, report whether LaunchDarkly syncs."""
