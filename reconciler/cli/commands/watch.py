@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from reconciler.api.client import Client, RetryPolicy, settings_from_env
+from reconciler.api.limits import NetLimits
 from reconciler.cli.commands.apply import DEFAULT_JOURNAL, JOURNAL_VAR
 from reconciler.cli.commands.base import IO
 from reconciler.errors import EXIT_ERROR, EXIT_OK
@@ -43,7 +44,8 @@ def main(args: argparse.Namespace, io: IO) -> int:
     readiness = Readiness(interval)
     client = Client(
         settings, retry=RetryPolicy(max_attempts=args.max_attempts),
-        connections=args.parallelism, observer=metrics.observe_response, sleep=_waiter(stop),
+        connections=args.parallelism, limits=NetLimits(timeout=args.timeout),
+        observer=metrics.observe_response, sleep=_waiter(stop),
     )  # fmt: skip
     watcher = Watcher(
         _options(args, io), env=io.env, client=client, metrics=metrics, redactor=redactor,
