@@ -2,7 +2,8 @@
 
 Starts the emulator on a free loopback port, seeded with a small account (examples/demo-seed.yaml:
 a store that drifted, a hand-made store the manifests adopt, and an unmanaged one), then runs the
-real CLI as a user would: validate, plan, apply, drift, a hand edit, drift again, and a saved-plan
+real CLI as a user would: validate, plan, apply, drift, a hand edit, drift again (and one cycle
+of ``watch``, showing its drift gauges), and a saved-plan
 apply that fixes it. Then the data plane: with ``redis-server`` installed it starts one on
 loopback, with ``moto`` installed its DynamoDB-compatible server (with LaunchDarkly's table),
 declares a store for each, applies with ``--wait-healthy`` (the emulator's data plane writes
@@ -39,6 +40,30 @@ def step(title: str, argv: list[str], env: dict[str, str], expect: int) -> None:
     if code != expect:
         raise SystemExit(f"demo: 'reconciler {argv[0]}' exited {code}, expected {expect}")
     print(f"(exit code {code})", flush=True)
+
+
+def watch_once(env: dict[str, str]) -> None:
+    """One ``watch`` cycle (``--cycles 1`` prints the metrics on exit); show the store gauges."""
+    argv = ["watch", MANIFESTS, "--cycles", "1", "--listen", "127.0.0.1:0", "--log-format", "text"]
+    print(
+        f"\n\033[1m$ reconciler {' '.join(argv)}\033[0m   # one cycle of the watch loop", flush=True
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", *argv], env=env, stdout=subprocess.PIPE, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"demo: 'reconciler watch' exited {result.returncode}, expected 0")
+    wanted = (
+        "reconciler_store_drift{",
+        "reconciler_store_healthy{",
+        "reconciler_unmanaged_stores ",
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith(wanted)]
+    if not any(line.startswith("reconciler_store_drift{") for line in lines):
+        raise SystemExit("demo: watch printed no reconciler_store_drift line")
+    print("# the gauges it serves on /metrics:")
+    print("\n".join(lines), flush=True)
+    print(f"(exit code {result.returncode})", flush=True)
 
 
 LOCAL_REDIS = """\
@@ -235,6 +260,7 @@ def run(server: EmulatorServer, redis_port: int | None, dynamodb: str | None) ->
     print("\n# Someone switches payments/production off by hand in the LaunchDarkly UI...")
     server.state.mutate_store(store.id, {"on": False})
     step("the cron job goes red", ["drift", MANIFESTS, "--format", "markdown"], env, 2)
+    watch_once(env)  # reconciler_store_drift{...production...} 1.0
     with tempfile.TemporaryDirectory() as tmp:
         saved = str(Path(tmp) / "plan.json")
         step("plan on the pull request, saved", ["plan", MANIFESTS, "--out", saved], env, 0)

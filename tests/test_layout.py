@@ -36,6 +36,9 @@ ALLOWED: dict[str, set[str]] = {
     "reconciler.render": LEAVES | {"reconciler.plan"},
     "reconciler.verify": LEAVES,
     "reconciler.apply": LEAVES | {"reconciler.api", "reconciler.plan", "reconciler.render"},
+    "reconciler.watch": LEAVES
+    | {"reconciler.api", "reconciler.apply", "reconciler.manifest", "reconciler.plan"}
+    | {"reconciler.render"},
 }
 
 

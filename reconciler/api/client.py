@@ -33,7 +33,13 @@ from reconciler.api.retry import (
     patch_already_applied,
     rate_limit_wait,
 )
-from reconciler.api.routes import API_PREFIX, PATH_PARAMS, ApiRequest, store_path
+from reconciler.api.routes import (
+    API_PREFIX,
+    PATH_PARAMS,
+    ApiRequest,
+    ResponseObserver,
+    store_path,
+)
 from reconciler.api.settings import (
     DEFAULT_API_HOST,
     HOST_VAR,
@@ -105,7 +111,7 @@ class Client:
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
     ``connections`` is how many idle connections the pool keeps open: the CLI passes its
-    ``--parallelism``.
+    ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route and status.
     """
 
     def __init__(
@@ -121,9 +127,11 @@ class Client:
         pacing: bool = True,
         connections: int = 16,
         limits: NetLimits = DEFAULT_LIMITS,
+        observer: ResponseObserver = lambda route, code, headers: None,
     ) -> None:
         self._host = settings.api_host
         self._limits = limits
+        self._observer = observer
         self._token = settings.token
         self._retry = retry
         self._sleep = sleep
@@ -330,7 +338,9 @@ class Client:
         try:
             answer = exchange(self._http, req.method, req.path, content, headers, self._limits)
         finally:
-            self._pacer.after(ticket, None if answer is None else answer.headers)
+            seen = None if answer is None else answer.headers
+            self._pacer.after(ticket, seen)
+            self._observer(req.route, "error" if answer is None else str(answer.status_code), seen)
         return answer
 
     def _backoff(self, attempt: int) -> float:

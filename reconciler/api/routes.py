@@ -1,4 +1,5 @@
-"""The API's routes: the big-segment-store and environment paths, and how they are built.
+"""The API's routes: the big-segment-store and environment paths, how they are built, and the
+observer of requests by route.
 
 Plain strings, no HTTP: the client requests these paths and the journal records them, so the
 journal can name a request without importing the client (or httpx).
@@ -6,11 +7,17 @@ journal can name a request without importing the client (or httpx).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
 API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
 PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integrationId}")
+
+ResponseObserver = Callable[[str, str, Mapping[str, str] | None], None]
+"""What the client calls after every HTTP attempt: its route (method + URL pattern, never a
+URL with keys or ids), the status code as text (``"error"`` when no answer came) and the
+answer's headers. Metrics listen this way, so the API package never imports them."""
 
 
 def store_path(*segments: str) -> str:

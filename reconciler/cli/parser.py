@@ -104,6 +104,9 @@ def _drift(sub: Subparsers) -> None:
     connection(p)
     output(p)
     p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
+    p.add_argument("--metrics-file", metavar="PATH",
+                   help="also write the drift and health gauges for node_exporter's textfile"
+                   " collector (needs reconciler[watch])")  # fmt: skip
 
 
 def _export(sub: Subparsers) -> None:
@@ -137,8 +140,29 @@ def _verify(sub: Subparsers) -> None:
 
 
 def _emulator(sub: Subparsers) -> None:
+    p = sub.add_parser("watch", help="re-plan every interval; expose drift and health metrics")
+    paths(p)
+    connection(p)
+    _watch_flags(p)
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     add_emulator_arguments(p)
+
+
+def _watch_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interval", default="5m", help="time between cycles: 30s, 5m, 1h (default 5m)")
+    p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
+                   help="serve /metrics, /healthz, /readyz (default 127.0.0.1:9464)")  # fmt: skip
+    p.add_argument("--auto-apply", action="store_true", help="apply creates and updates that"
+                   " pass every safety check")  # fmt: skip
+    p.add_argument("--allow-delete", action="store_true", help="auto-apply may delete stores")
+    p.add_argument("--force", action="store_true", help="auto-apply above the change threshold")
+    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
+                   " or .reconciler/journal.jsonl)")  # fmt: skip
+    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
+    p.add_argument("--log-format", choices=("json", "text"), default="json",
+                   help="stderr log lines: one JSON object each (default) or text")  # fmt: skip
+    p.add_argument("--cycles", type=_positive, metavar="N",
+                   help="stop after N cycles and print the metrics to stdout")  # fmt: skip
 
 
 def _positive(text: str) -> int:

@@ -1,8 +1,10 @@
-"""``reconciler drift``: report every difference (and, with ``--health``, unhealthy stores)."""
+"""``reconciler drift``: report every difference (and, with ``--health``, unhealthy stores);
+``--metrics-file`` also writes the gauges for node_exporter (``reconciler.watch.extra``)."""
 
 from __future__ import annotations
 
 import argparse
+import time
 
 from reconciler import escape
 from reconciler.cli.commands.base import IO
@@ -12,8 +14,13 @@ from reconciler.render.plan import health_rows
 
 
 def main(args: argparse.Namespace, io: IO) -> int:
+    started = time.monotonic()
     plan_, api_host = make_plan(args, io)
     io.stdout.write(render(plan_, args, io, api_host, drift=True))
+    if args.metrics_file:
+        from reconciler.watch.extra import write_drift_metrics
+
+        write_drift_metrics(args.metrics_file, plan_, duration=time.monotonic() - started)
     unhealthy = [a for a, ok, _ in health_rows(plan_, now_ms=0) if not ok] if args.health else []
     if unhealthy:
         io.stderr.write(escape.text(f"unhealthy: {', '.join(unhealthy)}") + "\n")
