@@ -50,6 +50,7 @@ from reconciler.manifest.safety import (
     SettingsBook,
     check_ignore_rule,
     ignore_fields,
+    reserved_tag_problems,
 )
 from reconciler.manifest.sources import manifest_files, validator
 from reconciler.manifest.yamlpos import Document, Path, load_documents
@@ -177,6 +178,7 @@ class _DocumentCheck:
         defaults = data.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
         base_ignore = self._ignore_rules(defaults, ("defaults",), ANY_IGNORE_FIELDS, "any store")
+        self._reserved_tags(defaults, ("defaults",))
         base_config = defaults.get("config")
         base_config = base_config if isinstance(base_config, dict) else {}
         for key, value in base_config.items():
@@ -228,6 +230,10 @@ class _DocumentCheck:
                     accepted = IgnoreRule(name, checked.reason, checked.expires, seen[name])
                     found.append((here, accepted))
         return found
+
+    def _reserved_tags(self, owner: dict[str, Any], path: Path) -> None:
+        for at, message in reserved_tag_problems(owner.get("tags"), path):
+            self.problem(at, message)
 
     # -- interpolation --
 
@@ -296,6 +302,7 @@ class _DocumentCheck:
             address = Address(str(project), str(environment), key, str(name))
             self.run.declared.append(_Declared(address, here))
         ignore = self._store_ignore(key, base_ignore, store, path)
+        self._reserved_tags(store, path)
         own = store.get("config")
         if not isinstance(own, dict):
             return
