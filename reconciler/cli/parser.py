@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = sub.add_parser("validate", help="parse and validate manifests; no network")
     paths(p)
+    p.add_argument(
+        "--require-env", action="store_true",
+        help="an unset ${VAR} is an error (default: a note; validate needs no secrets)",
+    )  # fmt: skip
     for add in (_plan, _apply, _drift, _export, _verify, _emulator):
         add(sub)
     return parser

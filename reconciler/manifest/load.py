@@ -73,14 +73,19 @@ class LoadResult:
     state: DesiredState
     warnings: tuple[str, ...]
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
-def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> LoadResult:
+def load_manifests(
+    paths: Sequence[str | FsPath], *, env: Mapping[str, str], require_env: bool = True
+) -> LoadResult:
     """Read, interpolate and validate every manifest under ``paths``.
 
     Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
+    With ``require_env=False`` (offline ``validate``) an unset ``${VAR}`` is a note, not a
+    problem: the value is not checked, and a store whose address needs it is not built.
     """
-    run = _Run(env)
+    run = _Run(env, require_env)
     files = manifest_files(paths, run.problems)
     for display, path in files:
         try:
@@ -105,6 +110,7 @@ def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> 
         state=state,
         warnings=tuple(dict.fromkeys(run.warnings)),
         files=tuple(display for display, _ in files),
+        notes=tuple(dict.fromkeys(run.notes)),
     )
 
 
@@ -120,8 +126,10 @@ class _Declared:
 @dataclass(slots=True)
 class _Run:
     env: Mapping[str, str]
+    require_env: bool = True
     problems: list[ManifestProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     stores: list[DesiredStore] = field(default_factory=list)
     declared: list[_Declared] = field(default_factory=list)
     settings: SettingsBook = field(default_factory=SettingsBook)
@@ -146,6 +154,11 @@ class _Run:
                 )
 
 
+def _identity(store: Path) -> tuple[Path, ...]:
+    """The paths that make a store's address (the document's project, the store's keys)."""
+    return (("project",), *((*store, key) for key in ("environment", "integrationKey", "name")))
+
+
 # --- one document --------------------------------------------------------------------------
 
 
@@ -158,6 +171,7 @@ class _DocumentCheck:
         self.env_refs: dict[Path, tuple[str, ...]] = {}  # paths whose value used ${...}
         self.schema_paths: set[Path] = set()  # paths that have a schema error
         self.broken: set[Path] = set()  # paths with an unresolvable ${...}, already reported
+        self.unset: set[Path] = set()  # the broken paths that only miss a variable (offline)
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> None:
         where = self.doc.key_location(path) if at_key else self.doc.location(path)
@@ -245,9 +259,17 @@ class _DocumentCheck:
         if not isinstance(value, str) or "$" not in value:
             return value
         result = interpolate(value, self.run.env)
+        offline = not self.run.require_env and len(result.missing) == len(result.problems)
         for message in result.problems:
             self.broken.add(path)
-            self.problem(path, f"{fmt_path(path)}: {message}")
+            if offline:
+                self.unset.add(path)
+                self.run.notes.append(
+                    f"{self.doc.location(path)}: {fmt_path(path)}: {message}; not needed to"
+                    " validate (plan, apply and drift need it)"
+                )
+            else:
+                self.problem(path, f"{fmt_path(path)}: {message}")
         if result.names:
             self.env_refs[path] = result.names
         return result.value
@@ -298,6 +320,8 @@ class _DocumentCheck:
         addressed = bool(project and environment and name) and (
             isinstance(environment, str) and isinstance(name, str)
         )
+        # offline, an address made from an unset variable is not known
+        addressed = addressed and not any(p in self.unset for p in _identity(path))
         if addressed:  # checked for duplicates even when the rest of the store is wrong
             address = Address(str(project), str(environment), key, str(name))
             self.run.declared.append(_Declared(address, here))
@@ -307,8 +331,10 @@ class _DocumentCheck:
         if not isinstance(own, dict):
             return
         config = self._store_config(key, base_config, own, path)
-        if len(self.run.problems) > before or self.broken or self.schema_paths or not addressed:
+        if len(self.run.problems) > before or self.broken - self.unset or self.schema_paths:
             return  # the run fails anyway; build stores only from fully valid documents
+        if not addressed:
+            return
         tags = [*(defaults.get("tags") or []), *(store.get("tags") or [])]
         self.run.stores.append(
             DesiredStore(
