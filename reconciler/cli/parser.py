@@ -71,6 +71,8 @@ def _plan(sub: Subparsers) -> None:
     output(p)
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
     p.add_argument("--out", metavar="FILE", help="save the plan for 'apply --plan FILE'")
+    p.add_argument("--allow-delete", action="store_true", help="allow deleting stores")
+    p.add_argument("--force", action="store_true", help="allow changes above the threshold")
 
 
 def _apply(sub: Subparsers) -> None:
