@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--require-env", action="store_true",
         help="an unset ${VAR} is an error (default: a note; validate needs no secrets)",
     )  # fmt: skip
-    for add in (_plan, _apply, _drift, _export, _verify, _emulator):
+    for add in (_plan, _apply, _drift, _export, _verify, _emulator, _show):
         add(sub)
     return parser
 
@@ -135,6 +135,12 @@ def _verify(sub: Subparsers) -> None:
 def _emulator(sub: Subparsers) -> None:
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     add_emulator_arguments(p)
+
+
+def _show(sub: Subparsers) -> None:
+    p = sub.add_parser("show", help="print a saved plan as 'plan' would have (no network)")
+    p.add_argument("planfile", metavar="PLANFILE", help="a plan saved by 'plan --out'")
+    output(p)
 
 
 def _positive(text: str) -> int:

@@ -11,7 +11,7 @@ import importlib
 from reconciler.cli.commands.base import IO
 from reconciler.errors import UsageError
 
-COMMANDS = ("validate", "plan", "apply", "drift", "export", "verify", "emulator")
+COMMANDS = ("validate", "plan", "apply", "drift", "export", "verify", "emulator", "show")
 
 
 def run(args: argparse.Namespace, io: IO) -> int:
