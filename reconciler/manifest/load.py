@@ -34,13 +34,13 @@ from reconciler.integrations import (
     ConfigField,
     fields_by_key,
 )
+from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.rules import (
     ANY_FIELD,
     check_config_value,
     checked_after_schema,
     env_refs,
     fmt_path,
-    interpolate,
     kind_of,
     schema_messages,
 )
@@ -82,8 +82,7 @@ def load_manifests(
     """Read, interpolate and validate every manifest under ``paths``.
 
     Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
-    With ``require_env=False`` (offline ``validate``) an unset ``${VAR}`` is a note, not a
-    problem: the value is not checked, and a store whose address needs it is not built.
+    With ``require_env=False`` (offline ``validate``) an unset ``${VAR}`` is only a note.
     """
     run = _Run(env, require_env)
     files = manifest_files(paths, run.problems)
@@ -154,11 +153,6 @@ class _Run:
                 )
 
 
-def _identity(store: Path) -> tuple[Path, ...]:
-    """The paths that make a store's address (the document's project, the store's keys)."""
-    return (("project",), *((*store, key) for key in ("environment", "integrationKey", "name")))
-
-
 # --- one document --------------------------------------------------------------------------
 
 
@@ -178,7 +172,12 @@ class _DocumentCheck:
         self.run.problem(where, message)
 
     def check(self) -> None:
-        self.doc.data = self._interpolate(self.doc.data, ())
+        self.doc.data, found = interpolate_document(self.doc.data, self.run.env,
+                                                    require_env=self.run.require_env)  # fmt: skip
+        self.env_refs, self.broken, self.unset = found.env_refs, found.broken, found.unset
+        for at, message in found.problems:
+            self.problem(at, message)
+        self.run.notes.extend(f"{self.doc.location(at)}: {note}" for at, note in found.notes)
         for error in validator().iter_errors(self.doc.data):
             self._schema_problem(error)
         data = self.doc.data
@@ -192,7 +191,8 @@ class _DocumentCheck:
         defaults = data.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
         base_ignore = self._ignore_rules(defaults, ("defaults",), ANY_IGNORE_FIELDS, "any store")
-        self._reserved_tags(defaults, ("defaults",))
+        for at, message in reserved_tag_problems(defaults.get("tags"), ("defaults",)):
+            self.problem(at, message)
         base_config = defaults.get("config")
         base_config = base_config if isinstance(base_config, dict) else {}
         for key, value in base_config.items():
@@ -245,35 +245,6 @@ class _DocumentCheck:
                     found.append((here, accepted))
         return found
 
-    def _reserved_tags(self, owner: dict[str, Any], path: Path) -> None:
-        for at, message in reserved_tag_problems(owner.get("tags"), path):
-            self.problem(at, message)
-
-    # -- interpolation --
-
-    def _interpolate(self, value: object, path: Path) -> object:
-        if isinstance(value, dict):
-            return {k: self._interpolate(v, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._interpolate(v, (*path, i)) for i, v in enumerate(value)]
-        if not isinstance(value, str) or "$" not in value:
-            return value
-        result = interpolate(value, self.run.env)
-        offline = not self.run.require_env and len(result.missing) == len(result.problems)
-        for message in result.problems:
-            self.broken.add(path)
-            if offline:
-                self.unset.add(path)
-                self.run.notes.append(
-                    f"{self.doc.location(path)}: {fmt_path(path)}: {message}; not needed to"
-                    " validate (plan, apply and drift need it)"
-                )
-            else:
-                self.problem(path, f"{fmt_path(path)}: {message}")
-        if result.names:
-            self.env_refs[path] = result.names
-        return result.value
-
     # -- schema errors to messages --
 
     def _shown(self, path: Path, value: object) -> str:
@@ -320,13 +291,13 @@ class _DocumentCheck:
         addressed = bool(project and environment and name) and (
             isinstance(environment, str) and isinstance(name, str)
         )
-        # offline, an address made from an unset variable is not known
-        addressed = addressed and not any(p in self.unset for p in _identity(path))
+        addressed = addressed and not address_unset(path, self.unset)  # unknown offline
         if addressed:  # checked for duplicates even when the rest of the store is wrong
             address = Address(str(project), str(environment), key, str(name))
             self.run.declared.append(_Declared(address, here))
         ignore = self._store_ignore(key, base_ignore, store, path)
-        self._reserved_tags(store, path)
+        for at, message in reserved_tag_problems(store.get("tags"), path):
+            self.problem(at, message)
         own = store.get("config")
         if not isinstance(own, dict):
             return

@@ -34,9 +34,9 @@ DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
 def main(args: argparse.Namespace, io: IO) -> int:
     if bool(args.plan) == bool(args.paths):
         raise UsageError("apply takes either manifest PATHs or --plan FILE (exactly one)")
+    loaded = None if args.plan else load(args, io)
     settings = settings_from_env(io.env, api_host=args.api_host)
     saved = _saved(args, io, settings.api_host) if args.plan else None  # before any request
-    loaded = None if args.plan else load(args, io)
     flags = PlanFlags(args.allow_delete, args.force, targets_of(args))
     with client_for(args, settings) as client:
         if saved is not None:
