@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,20 @@ def test_a_manifest_changed_since_the_plan_is_refused_and_named(
     Path(manifest).unlink()
     gone = apply_plan(emulator, plan, **KEY)
     assert gone.code == 1 and f"the manifest {manifest} cannot be read" in gone.err
+
+
+def test_a_plan_naming_a_fifo_or_a_device_as_manifest_is_refused_without_blocking(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    plan = str(tmp_path / "plan.json")
+    plan_to(emulator, write(tmp_path, PAYMENTS), plan, **NO_KEY)
+    os.mkfifo(tmp_path / "fifo.yaml")
+    entries = [{"path": "fifo.yaml", "sha256": "x"}, {"path": "/dev/zero", "sha256": "x"}]
+    doctor(plan, lambda d: d.update(manifests=entries))
+    result = apply_plan(emulator, plan, **NO_KEY)
+    assert result.code == 1
+    assert result.err.count("cannot be read: not a regular file") == 2
+    assert emulator.state.stores() == []
 
 
 def test_the_plan_records_its_flags_and_apply_may_not_add_any(

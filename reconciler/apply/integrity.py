@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import ConfigError
+
 FINGERPRINT_KEY_VAR = "RECONCILER_FINGERPRINT_KEY"
 UNSIGNED_FIELDS = ("checksum", "mac")
 
@@ -70,8 +72,13 @@ def integrity_reasons(document: Mapping[str, Any], key: str | None) -> list[str]
     return reasons
 
 
-def file_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a regular file, read in chunks; ``OSError`` for anything else (a FIFO or
+    a device named by a hostile plan must not block or exhaust memory)."""
+    if not path.is_file():
+        raise IsADirectoryError(0, "not a regular file")
+    with path.open("rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def record_manifests(files: Sequence[str], plan_file: str) -> list[dict[str, str]]:
@@ -82,7 +89,10 @@ def record_manifests(files: Sequence[str], plan_file: str) -> list[dict[str, str
     for name in files:
         path = Path(name).resolve()
         relative = Path(os.path.relpath(path, base)).as_posix()
-        records.append({"path": relative, "sha256": file_digest(path.read_bytes())})
+        try:
+            records.append({"path": relative, "sha256": file_digest(path)})
+        except OSError as error:
+            raise ConfigError(f"cannot read {name} to record it: {error.strerror}") from None
     return records
 
 
@@ -91,7 +101,7 @@ def check_manifests(records: object, plan_file: str) -> tuple[list[str], list[st
     readable and unchanged since the plan was made."""
     if not isinstance(records, list) or not records:
         return [], ["the plan file records no manifests (or not as {path, sha256} entries)"]
-    base = Path(plan_file).parent
+    base, real_base = Path(plan_file).parent, Path(plan_file).resolve().parent
     paths: list[str] = []
     reasons: list[str] = []
     for record in records:
@@ -103,12 +113,13 @@ def check_manifests(records: object, plan_file: str) -> tuple[list[str], list[st
             reasons.append("the plan file's manifest entries must be {path, sha256} objects")
             continue
         shown = os.path.normpath(base / record["path"])
+        real = os.path.normpath(real_base / record["path"])  # as recorded: from the real folder
         try:
-            data = Path(shown).read_bytes()
+            digest = file_digest(Path(real))
         except OSError as error:
             reasons.append(f"the manifest {shown} cannot be read: {error.strerror}")
             continue
-        if file_digest(data) != record["sha256"]:
+        if digest != record["sha256"]:
             reasons.append(f"the manifest {shown} changed since the plan was made")
-        paths.append(shown)
+        paths.append(real)
     return paths, reasons
