@@ -17,6 +17,8 @@ from typing import Literal
 IntegrationKey = Literal["redis", "dynamodb"]
 INTEGRATION_KEYS: tuple[IntegrationKey, ...] = ("redis", "dynamodb")
 DEFAULT_OWNER_TAG = "managed-by:reconciler"
+PROTECT_TAG = "reconciler:protected"
+"""The tag ``protect: true`` puts on a live store; reserved, like the ownership tag."""
 SENSITIVE = "(sensitive)"
 
 

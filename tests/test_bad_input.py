@@ -33,7 +33,8 @@ def test_an_invalid_manifest_names_file_and_line_and_sends_nothing(
     emulator: EmulatorServer, tmp_path: Path, text: str, expected: str
 ) -> None:
     manifest = write(tmp_path, text)
-    for command in (["plan"], ["apply", "--auto-approve"], ["drift"], ["validate"]):
+    commands = (["plan"], ["apply", "--auto-approve"], ["drift"], ["validate", "--require-env"])
+    for command in commands:
         result = cli(emulator, *command, manifest)
         assert result.code == 1, (command, result.all)
         assert expected in result.err

@@ -115,16 +115,22 @@ def test_without_a_fingerprint_key_the_plan_says_secrets_are_not_pinned(
     assert "not pinned" in result.err
 
 
-def test_a_saved_plan_with_deletes_still_needs_allow_delete(
+def test_a_saved_plan_with_deletes_needs_allow_delete_at_plan_time(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     manifest = write(tmp_path, PAYMENTS)
     cli(emulator, "apply", manifest, "--auto-approve")
-    _, plan = saved(emulator, tmp_path, PAYMENTS.split("  - environment: staging")[0])
+    one_store = write(tmp_path, PAYMENTS.split("  - environment: staging")[0], "one.yaml")
+    plan = str(tmp_path / "plan.json")
+    assert cli(emulator, "plan", one_store, "--out", plan, **KEY).code == 0
     refused = apply_saved(emulator, plan)
     assert refused.code == 1 and "--allow-delete" in refused.err
+    added = apply_saved(emulator, plan, "--allow-delete")  # flags are fixed at plan time
+    assert added.code == 1 and "not to the plan" in added.err
     assert len(emulator.state.stores()) == 2
-    assert apply_saved(emulator, plan, "--allow-delete").code == 0
+    assert cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **KEY).code == 0
+    assert json.loads(Path(plan).read_text())["flags"]["allow_delete"] is True
+    assert apply_saved(emulator, plan).code == 0
     assert len(emulator.state.stores()) == 1
 
 
@@ -151,10 +157,12 @@ def test_a_protected_store_survives_a_saved_plan_that_deletes_it(
         "    name: Payments staging\n", "    name: Payments staging\n    protect: true\n"
     )
     cli(emulator, "apply", write(tmp_path, protected), "--auto-approve")
-    _, plan = saved(emulator, tmp_path, PAYMENTS.split("  - environment: staging")[0])
+    one_store = write(tmp_path, PAYMENTS.split("  - environment: staging")[0], "one.yaml")
+    plan = str(tmp_path / "plan.json")
+    cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **KEY)  # may warn: protected
     assert first_change(json.loads(Path(plan).read_text()))["protected"] is True
     emulator.state.clear_requests()
-    result = apply_saved(emulator, plan, "--allow-delete")
+    result = apply_saved(emulator, plan)
     assert result.code == 1 and "protected" in result.err
     assert writes(emulator) == []
     assert len(emulator.state.stores()) == 2

@@ -213,10 +213,12 @@ class Client:
         *,
         address: str,
         known_ids: Collection[str],
+        secrets: Collection[str] = (),
     ) -> LiveStore:
-        """Create a store; see the class docstring for how an ambiguous failure is resolved."""
+        """Create a store; see the class docstring for how an ambiguous failure is resolved.
+        ``secrets``: more values error text must never show (besides secret-looking keys)."""
         path = store_path(project, environment, integration_key)
-        req = ApiRequest("POST", path, address, dict(body), request_secrets(body))
+        req = ApiRequest("POST", path, address, dict(body), (*request_secrets(body), *secrets))
         known, name = frozenset(known_ids), body.get("name")
 
         def adopt_if_created() -> None:
@@ -240,11 +242,13 @@ class Client:
         patch: Sequence[Mapping[str, object]],
         *,
         address: str,
+        secrets: Collection[str] = (),
     ) -> LiveStore:
-        """Apply a JSON Patch; see the class docstring for how a retried PATCH is resolved."""
+        """Apply a JSON Patch; see the class docstring for how a retried PATCH is resolved.
+        ``secrets``: more values error text must never show (besides secret-looking keys)."""
         path = store_path(project, environment, integration_key, store_id)
         body = [dict(op) for op in patch]
-        req = ApiRequest("PATCH", path, address, body, request_secrets(body))
+        req = ApiRequest("PATCH", path, address, body, (*request_secrets(body), *secrets))
         response, ambiguous = self._call(req)
         if response.status_code == 409 and ambiguous:
             live = self.get_store(project, environment, integration_key, store_id, address=address)

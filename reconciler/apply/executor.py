@@ -21,7 +21,7 @@ from typing import Literal, cast
 from reconciler.api.client import Client
 from reconciler.apply.journal import Journal
 from reconciler.errors import ApplyError, ConflictError, PlanError, ReconcilerError
-from reconciler.model import LiveStore, reveal
+from reconciler.model import LiveStore, Secret, reveal
 from reconciler.plan.changes import Change, Plan
 
 APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
@@ -143,14 +143,28 @@ def _run(
         return client.create_store(
             project, environment, key, body, address=address,
             known_ids=frozenset(live_ids.get(change.address.slot, set())),
+            secrets=_secret_values(change.body),
         )  # fmt: skip
     if change.id is None:
         raise PlanError(f"{address}: an {change.action} must name the live store's id")
     if change.action == "update":
         ops = cast(list[Mapping[str, object]], reveal(list(change.patch)))
-        return client.patch_store(project, environment, key, change.id, ops, address=address)
+        return client.patch_store(project, environment, key, change.id, ops, address=address,
+                                  secrets=_secret_values(change.patch))  # fmt: skip
     client.delete_store(project, environment, key, change.id, address=address)
     return None
+
+
+def _secret_values(value: object) -> tuple[str, ...]:
+    """Every secret's value in a body or patch (a host from ``${...}`` too): an error that
+    echoes the request must not show any of them."""
+    if isinstance(value, Secret):
+        return (value.value,) if value.value else ()
+    if isinstance(value, Mapping):
+        return tuple(s for v in value.values() for s in _secret_values(v))
+    if isinstance(value, list | tuple):
+        return tuple(s for v in value for s in _secret_values(v))
+    return ()
 
 
 def _report(outcomes: list[Outcome], failures: list[Outcome]) -> str:

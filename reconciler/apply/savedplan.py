@@ -3,23 +3,33 @@
 The file holds the whole plan as ``plan.codec`` writes it (the same codec the JSON renderer
 uses, so ``protected``, adoptions, notes and filled-in defaults survive), each change's request
 body or patch with every secret replaced by a reference (``project/env/key/name#config.KEY``),
-its source, and a keyed fingerprint (HMAC-SHA256 keyed by ``RECONCILER_FINGERPRINT_KEY``; without a
-key the plan says its secrets are not pinned). It holds no secret. A SHA-256 checksum over the
-canonical content detects edits. ``restore`` re-resolves the secrets from the manifests the plan
-was made from and, with the live stores, lists every reason the plan may no longer be applied
-(edited file, other API host, a secret that no longer matches its fingerprint, a store changed
-since planning); any reason refuses the plan whole, before a single write.
+its source, and a keyed fingerprint; the flags it was planned with (``--allow-delete``,
+``--force``, targets); and the manifests it was made from, by path relative to the plan file
+and digest. It holds no secret. ``integrity`` checks the file itself (checksum; with
+``RECONCILER_FINGERPRINT_KEY``, the MAC over the whole file and that every secret is pinned).
+``open_saved`` does every check that needs no request (integrity, manifests unchanged, API host,
+secrets re-resolved from the manifests against their fingerprints); ``check_live`` then refuses
+a plan whose stores changed since planning. Any reason refuses the plan whole, before a write.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.apply.integrity import (
+    FINGERPRINT_KEY_VAR,
+    check_manifests,
+    checksum,
+    fingerprint,
+    integrity_reasons,
+    mac,
+    record_manifests,
+)
 from reconciler.errors import PlanError
 from reconciler.model import DesiredState, LiveStore, Secret
 from reconciler.plan.changes import Plan
@@ -27,23 +37,31 @@ from reconciler.plan.codec import SECRET_MARK, MalformedPlanError, plan_from_dic
 from reconciler.plan.normalise import desired_config
 
 KIND = "reconciler-plan"
-FORMAT_VERSION = "2"
-FINGERPRINT_KEY_VAR = "RECONCILER_FINGERPRINT_KEY"
+FORMAT_VERSION = "3"
 
 
 class StalePlanError(PlanError):
     """The saved plan may not be applied any more; the message names every reason."""
 
 
-def _fingerprint(key: str, ref: str, value: str) -> str:
-    digest = hmac.new(key.encode(), f"{ref}\0{value}".encode(), hashlib.sha256).hexdigest()
-    return f"hmac-sha256:{digest}"
+@dataclass(frozen=True, slots=True)
+class PlanFlags:
+    """The flags a plan was made with; ``apply --plan`` checks safety with exactly these."""
+
+    allow_delete: bool = False
+    force: bool = False
+    targets: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allow_delete": self.allow_delete,
+            "force": self.force,
+            "targets": list(self.targets),
+        }
 
 
-def _checksum(document: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in document.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+def fingerprint_key(env: Mapping[str, str]) -> str | None:
+    return env.get(FINGERPRINT_KEY_VAR) or None
 
 
 def dump(
@@ -51,14 +69,17 @@ def dump(
     *,
     api_host: str,
     manifests: Sequence[str],
+    plan_file: str,
+    flags: PlanFlags,
     env: Mapping[str, str],
     now: datetime | None = None,
 ) -> str:
-    """The saved-plan file's text. Secrets become references; nothing secret is written."""
-    key = env.get(FINGERPRINT_KEY_VAR) or None
+    """The saved-plan file's text. Secrets become references; nothing secret is written.
+    ``manifests`` are the files the plan was made from; ``plan_file`` is where it is written."""
+    key = fingerprint_key(env)
 
     def encode(ref: str, secret: Secret) -> object:
-        print_ = _fingerprint(key, ref, secret.value) if key else None
+        print_ = fingerprint(key, ref, secret.value) if key else None
         return {SECRET_MARK: {"ref": ref, "source": secret.source, "fingerprint": print_}}
 
     document: dict[str, Any] = {
@@ -66,11 +87,14 @@ def dump(
         "format_version": FORMAT_VERSION,
         "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "api_host": api_host,
-        "manifests": list(manifests),
+        "manifests": record_manifests(manifests, plan_file),
+        "flags": flags.to_dict(),
+        "signed": key is not None,
         "secrets_pinned": key is not None,
         "plan": plan_to_dict(plan, encode),
     }
-    document["checksum"] = _checksum(document)
+    document["checksum"] = checksum(document)
+    document["mac"] = mac(key, document) if key else None
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
@@ -78,56 +102,95 @@ def parse(text: str, *, path: str) -> dict[str, Any]:
     """The saved plan's JSON document; a file that is not one is an error."""
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         raise PlanError(f"{path}: not a saved plan: invalid JSON ({error})") from None
     if not isinstance(document, dict) or document.get("kind") != KIND:
         raise PlanError(f"{path}: not a saved plan written by 'reconciler plan --out'")
     if document.get("format_version") != FORMAT_VERSION:
-        raise PlanError(f"{path}: unsupported saved-plan format {document.get('format_version')!r}")
+        raise PlanError(
+            f"{path}: unsupported saved-plan format {document.get('format_version')!r}"
+            f" (this version reads {FORMAT_VERSION!r}): run 'reconciler plan --out' again"
+        )
     return document
 
 
-def manifests_of(document: Mapping[str, Any]) -> list[str]:
-    return [str(p) for p in document.get("manifests", [])]
+def flags_of(document: Mapping[str, Any]) -> PlanFlags:
+    """The flags the plan was made with; a malformed entry is a malformed plan."""
+    flags = document.get("flags")
+    if not isinstance(flags, dict):
+        raise MalformedPlanError("plan file: 'flags' must be an object")
+    allow, force, targets = flags.get("allow_delete"), flags.get("force"), flags.get("targets")
+    if not (
+        isinstance(allow, bool)
+        and isinstance(force, bool)
+        and isinstance(targets, list)
+        and all(isinstance(t, str) for t in targets)
+    ):
+        raise MalformedPlanError("plan file: 'flags' must hold allow_delete, force and targets")
+    return PlanFlags(allow, force, tuple(targets))
 
 
-def restore(
+def file_problems(document: Mapping[str, Any], key: str | None) -> tuple[list[str], list[str]]:
+    """(reasons the file itself may not be trusted, warnings): checksum, MAC, signature."""
+    reasons = integrity_reasons(document, key)
+    warnings = []
+    if key is None and document.get("signed") is True:
+        warnings.append(f"the plan is signed, but {FINGERPRINT_KEY_VAR} is not set to check it")
+    elif key is None:
+        warnings.append(
+            f"the plan is unsigned and its secrets are not pinned (no {FINGERPRINT_KEY_VAR}"
+            " when it was made): nothing proves it is the plan that was reviewed, and its"
+            " secrets are re-read from the manifests as they are now"
+        )
+    return reasons, warnings
+
+
+def manifest_paths(document: Mapping[str, Any], *, path: str) -> tuple[list[str], list[str]]:
+    """(the plan's manifests as paths from here, reasons they may not be used)."""
+    return check_manifests(document.get("manifests"), path)
+
+
+def refuse(path: str, reasons: Sequence[str]) -> StalePlanError:
+    return StalePlanError(
+        f"refusing to apply {path}: it is stale or not trustworthy, nothing was changed:\n"
+        + "\n".join(f"  - {r}" for r in reasons)
+        + "\nre-run 'reconciler plan --out' and review the new plan"
+    )
+
+
+def open_saved(
     document: Mapping[str, Any],
     *,
     path: str,
     api_host: str,
     desired: DesiredState,
-    live: Sequence[LiveStore],
     env: Mapping[str, str],
-) -> tuple[Plan, list[str]]:
-    """The executable plan, and warnings; raises ``StalePlanError`` naming every reason the
-    plan may not be applied."""
-    reasons: list[str] = []
-    warnings: list[str] = []
-    if document.get("checksum") != _checksum(document):
-        reasons.append("the plan file was edited after it was written (checksum mismatch)")
+    reasons: list[str],
+) -> Plan | None:
+    """The executable plan, its secrets re-resolved from ``desired`` and checked; every
+    problem that needs no request is appended to ``reasons`` (the plan is ``None`` when the
+    file cannot be read as a plan)."""
     if document.get("api_host") != api_host:
         reasons.append(f"the plan was made against {document.get('api_host')}, not {api_host}")
-    if not document.get("secrets_pinned"):
-        warnings.append(
-            f"{path}: secrets were not pinned (no {FINGERPRINT_KEY_VAR} at plan time); "
-            "they are re-read from the manifests as they are now"
+    key = fingerprint_key(env)
+    if key is None and document.get("signed") is True:
+        reasons.append(
+            f"{FINGERPRINT_KEY_VAR} is not set, so the plan's signature and pinned secrets"
+            " cannot be checked"
         )
-    resolver = _Resolver(desired, env.get(FINGERPRINT_KEY_VAR) or None, reasons)
+    resolver = _Resolver(desired, key, reasons)
     try:
-        plan: Plan | None = plan_from_dict(document.get("plan"), resolver.resolve)
+        return plan_from_dict(document.get("plan"), resolver.resolve)
     except MalformedPlanError as error:
         reasons.append(f"the plan file is malformed: {error}")
-        plan = None
-    if plan is not None:
-        reasons.extend(_stale_changes(plan, live))
-    if reasons or plan is None:
-        raise StalePlanError(
-            f"refusing to apply {path}: it is stale, nothing was changed:\n"
-            + "\n".join(f"  - {r}" for r in reasons)
-            + "\nre-run 'reconciler plan --out' and review the new plan"
-        )
-    return plan, warnings
+        return None
+
+
+def check_live(plan: Plan, live: Sequence[LiveStore], *, path: str) -> None:
+    """Refuse the plan when a store it touches changed, vanished or appeared since planning."""
+    reasons = _stale_changes(plan, live)
+    if reasons:
+        raise refuse(path, reasons)
 
 
 class _Resolver:
@@ -152,12 +215,13 @@ class _Resolver:
             return Secret("", str(meta.get("source", "")))
         secret = current if isinstance(current, Secret) else Secret(str(current), "inline")
         expected = meta.get("fingerprint")
-        if expected and not self.key:
+        if self.key and not expected:
             self.reasons.append(
-                f"{FINGERPRINT_KEY_VAR} is not set, so the pinned secret {ref} cannot be checked"
+                f"the secret {ref} is not pinned (no fingerprint), and {FINGERPRINT_KEY_VAR}"
+                " is set: every secret of a plan must be pinned"
             )
-        elif expected and self.key:
-            actual = _fingerprint(self.key, ref, secret.value)
+        elif self.key:
+            actual = fingerprint(self.key, ref, secret.value)
             if not hmac.compare_digest(str(expected), actual):
                 self.reasons.append(
                     f"the secret {ref} no longer matches the value the plan was made with"

@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = sub.add_parser("validate", help="parse and validate manifests; no network")
     paths(p)
-    for add in (_plan, _apply, _drift, _export, _verify, _emulator):
+    p.add_argument(
+        "--require-env", action="store_true",
+        help="an unset ${VAR} is an error (default: a note; validate needs no secrets)",
+    )  # fmt: skip
+    for add in (_plan, _apply, _drift, _export, _verify, _emulator, _show):
         add(sub)
     return parser
 
@@ -74,6 +78,8 @@ def _plan(sub: Subparsers) -> None:
     output(p)
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
     p.add_argument("--out", metavar="FILE", help="save the plan for 'apply --plan FILE'")
+    p.add_argument("--allow-delete", action="store_true", help="allow deleting stores")
+    p.add_argument("--force", action="store_true", help="allow changes above the threshold")
 
 
 def _apply(sub: Subparsers) -> None:
@@ -163,6 +169,12 @@ def _watch_flags(p: argparse.ArgumentParser) -> None:
                    help="stderr log lines: one JSON object each (default) or text")  # fmt: skip
     p.add_argument("--cycles", type=_positive, metavar="N",
                    help="stop after N cycles and print the metrics to stdout")  # fmt: skip
+
+
+def _show(sub: Subparsers) -> None:
+    p = sub.add_parser("show", help="print a saved plan as 'plan' would have (no network)")
+    p.add_argument("planfile", metavar="PLANFILE", help="a plan saved by 'plan --out'")
+    output(p)
 
 
 def _positive(text: str) -> int:

@@ -34,13 +34,13 @@ from reconciler.integrations import (
     ConfigField,
     fields_by_key,
 )
+from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.rules import (
     ANY_FIELD,
     check_config_value,
     checked_after_schema,
     env_refs,
     fmt_path,
-    interpolate,
     kind_of,
     schema_messages,
 )
@@ -50,6 +50,7 @@ from reconciler.manifest.safety import (
     SettingsBook,
     check_ignore_rule,
     ignore_fields,
+    reserved_tag_problems,
 )
 from reconciler.manifest.sources import manifest_files, validator
 from reconciler.manifest.yamlpos import Document, Path, load_documents
@@ -72,14 +73,18 @@ class LoadResult:
     state: DesiredState
     warnings: tuple[str, ...]
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
-def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> LoadResult:
+def load_manifests(
+    paths: Sequence[str | FsPath], *, env: Mapping[str, str], require_env: bool = True
+) -> LoadResult:
     """Read, interpolate and validate every manifest under ``paths``.
 
     Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
+    With ``require_env=False`` (offline ``validate``) an unset ``${VAR}`` is only a note.
     """
-    run = _Run(env)
+    run = _Run(env, require_env)
     files = manifest_files(paths, run.problems)
     for display, path in files:
         try:
@@ -104,6 +109,7 @@ def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> 
         state=state,
         warnings=tuple(dict.fromkeys(run.warnings)),
         files=tuple(display for display, _ in files),
+        notes=tuple(dict.fromkeys(run.notes)),
     )
 
 
@@ -119,8 +125,10 @@ class _Declared:
 @dataclass(slots=True)
 class _Run:
     env: Mapping[str, str]
+    require_env: bool = True
     problems: list[ManifestProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     stores: list[DesiredStore] = field(default_factory=list)
     declared: list[_Declared] = field(default_factory=list)
     settings: SettingsBook = field(default_factory=SettingsBook)
@@ -157,13 +165,19 @@ class _DocumentCheck:
         self.env_refs: dict[Path, tuple[str, ...]] = {}  # paths whose value used ${...}
         self.schema_paths: set[Path] = set()  # paths that have a schema error
         self.broken: set[Path] = set()  # paths with an unresolvable ${...}, already reported
+        self.unset: set[Path] = set()  # the broken paths that only miss a variable (offline)
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> None:
         where = self.doc.key_location(path) if at_key else self.doc.location(path)
         self.run.problem(where, message)
 
     def check(self) -> None:
-        self.doc.data = self._interpolate(self.doc.data, ())
+        self.doc.data, found = interpolate_document(self.doc.data, self.run.env,
+                                                    require_env=self.run.require_env)  # fmt: skip
+        self.env_refs, self.broken, self.unset = found.env_refs, found.broken, found.unset
+        for at, message in found.problems:
+            self.problem(at, message)
+        self.run.notes.extend(f"{self.doc.location(at)}: {note}" for at, note in found.notes)
         for error in validator().iter_errors(self.doc.data):
             self._schema_problem(error)
         data = self.doc.data
@@ -177,6 +191,8 @@ class _DocumentCheck:
         defaults = data.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
         base_ignore = self._ignore_rules(defaults, ("defaults",), ANY_IGNORE_FIELDS, "any store")
+        for at, message in reserved_tag_problems(defaults.get("tags"), ("defaults",)):
+            self.problem(at, message)
         base_config = defaults.get("config")
         base_config = base_config if isinstance(base_config, dict) else {}
         for key, value in base_config.items():
@@ -229,23 +245,6 @@ class _DocumentCheck:
                     found.append((here, accepted))
         return found
 
-    # -- interpolation --
-
-    def _interpolate(self, value: object, path: Path) -> object:
-        if isinstance(value, dict):
-            return {k: self._interpolate(v, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._interpolate(v, (*path, i)) for i, v in enumerate(value)]
-        if not isinstance(value, str) or "$" not in value:
-            return value
-        result = interpolate(value, self.run.env)
-        for message in result.problems:
-            self.broken.add(path)
-            self.problem(path, f"{fmt_path(path)}: {message}")
-        if result.names:
-            self.env_refs[path] = result.names
-        return result.value
-
     # -- schema errors to messages --
 
     def _shown(self, path: Path, value: object) -> str:
@@ -292,16 +291,21 @@ class _DocumentCheck:
         addressed = bool(project and environment and name) and (
             isinstance(environment, str) and isinstance(name, str)
         )
+        addressed = addressed and not address_unset(path, self.unset)  # unknown offline
         if addressed:  # checked for duplicates even when the rest of the store is wrong
             address = Address(str(project), str(environment), key, str(name))
             self.run.declared.append(_Declared(address, here))
         ignore = self._store_ignore(key, base_ignore, store, path)
+        for at, message in reserved_tag_problems(store.get("tags"), path):
+            self.problem(at, message)
         own = store.get("config")
         if not isinstance(own, dict):
             return
         config = self._store_config(key, base_config, own, path)
-        if len(self.run.problems) > before or self.broken or self.schema_paths or not addressed:
+        if len(self.run.problems) > before or self.broken - self.unset or self.schema_paths:
             return  # the run fails anyway; build stores only from fully valid documents
+        if not addressed:
+            return
         tags = [*(defaults.get("tags") or []), *(store.get("tags") or [])]
         self.run.stores.append(
             DesiredStore(

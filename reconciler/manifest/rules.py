@@ -50,12 +50,14 @@ class Interpolated:
     value: str
     names: tuple[str, ...]  # variables used, in order of first use
     problems: tuple[str, ...]  # unset variables and malformed references
+    missing: tuple[str, ...] = ()  # the unset variables among the problems, in order
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
     """Resolve ``${NAME}`` from ``env``; ``$${`` is a literal ``${``, any other ``$`` is kept."""
     names: list[str] = []
     problems: list[str] = []
+    missing: list[str] = []
     out: list[str] = []
     pos = 0
     for match in _REF_RE.finditer(text):
@@ -68,12 +70,13 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
             problems.append("'${' must start a ${NAME} reference (write $${ for a literal '${')")
         elif name not in env:
             problems.append(f"environment variable {name} is not set (referenced as ${{{name}}})")
+            missing.append(name)
         else:
             out.append(env[name])
             if name not in names:
                 names.append(name)
     out.append(text[pos:])
-    return Interpolated("".join(out), tuple(names), tuple(problems))
+    return Interpolated("".join(out), tuple(names), tuple(problems), tuple(missing))
 
 
 def kind_of(value: object) -> str:

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.integrations import FIELDS
-from reconciler.manifest.rules import ANY_FIELD, did_you_mean, kind_of
+from reconciler.manifest.rules import ANY_FIELD, did_you_mean, fmt_path, kind_of
 from reconciler.manifest.yamlpos import Path
-from reconciler.model import Location, ProjectSettings
+from reconciler.model import PROTECT_TAG, Location, ProjectSettings
 
 BASE_IGNORE_FIELDS: tuple[str, ...] = ("name", "on", "tags")
 ANY_IGNORE_FIELDS: tuple[str, ...] = (*BASE_IGNORE_FIELDS, *(f"config.{k}" for k in ANY_FIELD))
@@ -34,6 +34,18 @@ _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 def ignore_fields(kind: str) -> tuple[str, ...]:
     """The fields an ignore rule may name on a store of integration ``kind``."""
     return (*BASE_IGNORE_FIELDS, *(f"config.{f.key}" for f in FIELDS[kind]))
+
+
+def reserved_tag_problems(tags: object, path: Path) -> list[tuple[Path, str]]:
+    """The protection marker is not a tag to declare (in a store or in ``defaults``):
+    ``protect`` sets and removes it, and no ignore rule or default reaches it."""
+    problems: list[tuple[Path, str]] = []
+    for i, tag in enumerate(tags if isinstance(tags, list) else ()):
+        if tag == PROTECT_TAG:
+            at: Path = (*path, "tags", i)
+            message = f"the tag '{PROTECT_TAG}' is reserved; use 'protect: true'"
+            problems.append((at, f"{fmt_path(at)}: {message}"))
+    return problems
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reconciler.model import DEFAULT_OWNER_TAG, Address, DesiredStore, LiveStore, ProjectSettings
+from reconciler.model import (
+    DEFAULT_OWNER_TAG,
+    Address,
+    DesiredStore,
+    LiveStore,
+    ProjectSettings,
+)
+from reconciler.model import PROTECT_TAG as PROTECT_TAG  # re-exported: the plan layer's name
 
 Action = Literal["create", "update", "delete", "no-op"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "no-op")
 SecretState = Literal["verified", "unverifiable", "changed"]
-
-PROTECT_TAG = "reconciler:protected"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ in a create body or a ``/config`` patch value is handed, with its reference
 (``project/env/key/name#config.KEY``), to the caller's ``SecretEncoder``; the JSON renderer
 masks it, a saved plan writes a reference and a keyed fingerprint. On reading, a value marked
 ``{"$secret": ...}`` goes to the caller's ``SecretDecoder``. The stores a change was computed
-from (``desired``, ``live``) are inputs, not part of the plan's value, and are not written
-(a live store's config holds the API's partial masks); an unmanaged store keeps its list-call
-view (no config). Malformed input raises ``PlanError`` naming the field; no I/O here.
+from (``desired``, ``live``) are inputs, not part of the plan's value: ``desired`` is not
+written, and ``live`` only as its list-call view (no config: it holds the API's partial masks),
+so that a plan read back still shows each store's health; an unmanaged store keeps the same
+view. Malformed input raises ``PlanError`` naming the field; no I/O here.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def change_to_dict(change: Change, secrets: SecretEncoder) -> dict[str, Any]:
         "adopt": change.adopt,
         "notes": list(change.notes),
         "protected": change.protected,
+        "live": _live_to_dict(change.live) if change.live is not None else None,
     }
 
 
@@ -248,6 +250,7 @@ def change_from_dict(data: object, secrets: SecretDecoder, where: str = "change"
 
     patch = tuple(_map_config(_Reader(op, where).data, decode) for op in r.items("patch"))
     body = r.mapping("body", optional=True)
+    live = r.data.get("live")
     return Change(
         address=address,
         action=cast(Action, action),
@@ -262,6 +265,7 @@ def change_from_dict(data: object, secrets: SecretDecoder, where: str = "change"
         adopt=r.flag("adopt"),
         notes=r.texts("notes"),
         protected=r.flag("protected"),
+        live=_live_from_dict(live, f"{where} live") if live is not None else None,
     )
 
 

@@ -138,8 +138,10 @@ def _secret_keys(integration_key: str) -> frozenset[str]:
     return frozenset(k for k, f in field_specs(integration_key).items() if f.secret)
 
 
-def _live_view(have: LiveStore) -> dict[str, object]:
-    secret_keys = _secret_keys(have.integration_key)
+def _live_view(have: LiveStore, declared_secret: frozenset[str] = frozenset()) -> dict[str, object]:
+    """The live store as shown: secret fields of its kind, and any key whose declared value is
+    a secret (it came from ``${...}``), are masked, since the API returns those in clear."""
+    secret_keys = _secret_keys(have.integration_key) | declared_secret
     config = {
         key: SENSITIVE if key in secret_keys else value
         for key, value in sorted((have.config or {}).items())
@@ -172,10 +174,14 @@ def _compare_config(
             continue
         plain = value.value
         spec = specs.get(key)
+        masked = spec is not None and spec.secret  # only secret fields come back masked
         if live_value == plain:
             state: SecretState = "verified"
         elif (
-            isinstance(live_value, str) and "*" in live_value and mask_consistent(live_value, plain)
+            masked
+            and isinstance(live_value, str)
+            and "*" in live_value
+            and mask_consistent(live_value, plain)
         ):
             state = "unverifiable"
         else:
@@ -213,18 +219,19 @@ def _diff(
     address: Address, want: DesiredStore, have: LiveStore | None, owner: str, today: date
 ) -> Change:
     config = desired_config(want.integration_key, want.config)
-    tags = with_owner((*want.tags, PROTECT_TAG) if want.protect else want.tags, owner)
+    tags = _desired_tags(want, owner)
     if have is None:
         after = _desired_view(want.name, want.on, tags, config)
         body = {"name": want.name, "on": want.on, "tags": list(tags), "config": dict(config)}
         return Change(address, "create", None, None, None, after, body=body, desired=want)
-    before = _live_view(have)
+    before = _live_view(have, frozenset(k for k, v in config.items() if isinstance(v, Secret)))
     rules = _Rules(want.ignore, today)
     name = want.name if want.name == have.name or not rules.ignores("name") else have.name
     on = want.on if want.on == have.on or not rules.ignores("on") else have.on
+    if _user_tags(tags, owner) != _user_tags(have.tags, owner) and rules.ignores("tags"):
+        # an ignore rule accepts drift in the user's tags only: the reserved tags still count
+        tags = (*(t for t in have.tags if t not in (owner, PROTECT_TAG)), *_reserved(want, owner))
     tags_differ = tag_set(tags) != tag_set(have.tags)
-    if tags_differ and rules.ignores("tags"):
-        tags, tags_differ = have.tags, False
     live_cfg = live_config(want.integration_key, have.config or {})
     changed_keys, secrets = _compare_config(want.integration_key, config, live_cfg)
     accepted = {
@@ -258,6 +265,21 @@ def _diff(
         reason="adopt: add the ownership tag" if adopt else "", adopt=adopt, notes=notes,
         desired=want, live=have,
     )  # fmt: skip
+
+
+def _reserved(want: DesiredStore, owner: str) -> tuple[str, ...]:
+    """The reserved tags a declared store must carry: the ownership tag, and the protection
+    marker when it is protected. No ignore rule, default or declared tag changes them."""
+    return (PROTECT_TAG, owner) if want.protect else (owner,)
+
+
+def _desired_tags(want: DesiredStore, owner: str) -> tuple[str, ...]:
+    user = (t for t in want.tags if t not in (owner, PROTECT_TAG))
+    return with_owner((*user, *_reserved(want, owner)), owner)
+
+
+def _user_tags(tags: Sequence[str], owner: str) -> tuple[str, ...]:
+    return tag_set(t for t in tags if t not in (owner, PROTECT_TAG))
 
 
 def _is_secret(want: DesiredStore, key: str) -> bool:

@@ -11,7 +11,17 @@ import importlib
 from reconciler.cli.commands.base import IO
 from reconciler.errors import UsageError
 
-COMMANDS = ("validate", "plan", "apply", "drift", "export", "verify", "emulator", "watch")
+COMMANDS = (
+    "validate",
+    "plan",
+    "apply",
+    "drift",
+    "export",
+    "verify",
+    "emulator",
+    "watch",
+    "show",
+)
 
 
 def run(args: argparse.Namespace, io: IO) -> int:

@@ -15,12 +15,14 @@ from reconciler.apply import savedplan
 from reconciler.apply.executor import Outcome, execute
 from reconciler.apply.health import Waited, wait_healthy
 from reconciler.apply.journal import Journal
+from reconciler.apply.savedplan import PlanFlags
 from reconciler.cli.commands.base import IO
-from reconciler.cli.commands.common import client_for, colour, load, read
+from reconciler.cli.commands.common import client_for, colour, load, read, targets_of
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
 from reconciler.manifest.load import load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan.changes import Plan
+from reconciler.plan.codec import MalformedPlanError
 from reconciler.plan.planner import build_plan
 from reconciler.plan.safety import check_safety
 from reconciler.progress import MIN_TOTAL, Progress
@@ -35,17 +37,23 @@ def main(args: argparse.Namespace, io: IO) -> int:
         raise UsageError("apply takes either manifest PATHs or --plan FILE (exactly one)")
     loaded = None if args.plan else load(args, io)
     settings = settings_from_env(io.env, api_host=args.api_host)
+    saved = _saved(args, io, settings.api_host) if args.plan else None  # before any request
+    flags = PlanFlags(args.allow_delete, args.force, targets_of(args))
     with client_for(args, settings) as client:
-        if loaded is None:
-            plan_, live = _saved(args, io, client, settings.api_host)
-        else:
+        if saved is not None:
+            plan_, flags = saved
+            live = [s for s in client.list_stores() if s.project in plan_.projects]
+            savedplan.check_live(plan_, live, path=args.plan)
+            io.stdout.write(render_text(plan_, colour=colour(args, io)))
+            io.stdout.write(f"Applying the saved plan {args.plan}: {summary_line(plan_)}\n")
+        elif loaded is not None:
             live = read(client, args, io, loaded.state.projects)
             plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
             io.stdout.write(render_text(plan_, colour=colour(args, io)))
         if not plan_.has_changes:
             io.stdout.write("Nothing to apply.\n")
             return EXIT_OK
-        check_safety(plan_, allow_delete=args.allow_delete, force=args.force)
+        check_safety(plan_, allow_delete=flags.allow_delete, force=flags.force)
         if not args.auto_approve:
             _confirm(io)
         outcomes = _execute(plan_, client, live, args, io)
@@ -59,23 +67,56 @@ def main(args: argparse.Namespace, io: IO) -> int:
     return EXIT_OK
 
 
-def _saved(
-    args: argparse.Namespace, io: IO, client: Client, api_host: str
-) -> tuple[Plan, list[LiveStore]]:
+def _saved(args: argparse.Namespace, io: IO, api_host: str) -> tuple[Plan, PlanFlags]:
+    """The saved plan and its flags, after every check that needs no request: the file's
+    integrity, its manifests unchanged, the API host, its secrets, the flags given here."""
     try:
         text = Path(args.plan).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read {args.plan}: {error.strerror}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {args.plan}: {getattr(error, 'strerror', error)}") from None
     document = savedplan.parse(text, path=args.plan)
-    loaded = load_manifests(savedplan.manifests_of(document), env=io.env)
-    live = [s for s in client.list_stores() if s.project in loaded.state.projects]
-    plan_, warnings = savedplan.restore(
-        document, path=args.plan, api_host=api_host, desired=loaded.state, live=live, env=io.env
-    )
+    reasons, warnings = savedplan.file_problems(document, savedplan.fingerprint_key(io.env))
+    paths, stale_manifests = savedplan.manifest_paths(document, path=args.plan)
+    reasons += stale_manifests
+    flags = PlanFlags()
+    try:
+        flags = savedplan.flags_of(document)
+    except MalformedPlanError as error:
+        reasons.append(f"the plan file is malformed: {error}")
+    reasons += _flag_reasons(args, flags)
+    plan_ = None
+    if not stale_manifests:
+        loaded = load_manifests(paths, env=io.env)
+        plan_ = savedplan.open_saved(
+            document, path=args.plan, api_host=api_host, desired=loaded.state, env=io.env,
+            reasons=reasons,
+        )  # fmt: skip
+    if reasons or plan_ is None:
+        raise savedplan.refuse(args.plan, reasons)
     for warning in warnings:
-        io.stderr.write(f"warning: {warning}\n")
-    io.stdout.write(f"Applying the saved plan {args.plan}: {summary_line(plan_)}\n")
-    return plan_, live
+        io.stderr.write(f"warning: {args.plan}: {warning}\n")
+    if flags.targets:
+        io.stderr.write(f"The saved plan is targeted: {', '.join(flags.targets)}\n")
+    return plan_, flags
+
+
+def _flag_reasons(args: argparse.Namespace, flags: PlanFlags) -> list[str]:
+    """Flags are fixed when the plan is made: ``apply --plan`` may repeat them, not add any."""
+    reasons = []
+    for given, recorded, flag in (
+        (args.allow_delete, flags.allow_delete, "--allow-delete"),
+        (args.force, flags.force, "--force"),
+    ):
+        if given and not recorded:
+            reasons.append(
+                f"{flag} was given here but not to the plan: flags are part of what was"
+                f" reviewed; make the plan with 'reconciler plan {flag} --out'"
+            )
+    targets = targets_of(args)
+    if targets and targets != flags.targets:
+        planned = ", ".join(flags.targets) or "none"
+        reasons.append(f"--target differs from the plan's targets ({planned})")
+    return reasons
 
 
 def _execute(

@@ -48,14 +48,24 @@ def read(
     return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
 
 
-def make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
+def make_plan(
+    args: argparse.Namespace, io: IO, *, files: list[str] | None = None
+) -> tuple[Plan, str]:
+    """The plan and the API host; ``files``, when given, receives the manifest files read."""
     loaded = load(args, io)  # nothing touches the network before manifests are valid
+    if files is not None:
+        files.extend(loaded.files)
     settings = settings_from_env(io.env, api_host=args.api_host)
     with client_for(args, settings) as client:
         live = read_live(
             client, loaded.state.projects, parallelism=args.parallelism, progress=io.stderr
         )
     return build_plan(loaded.state, live, owner_tag=args.owner_tag), settings.api_host
+
+
+def targets_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The run's ``--target`` prefixes; none when the command has no such flag."""
+    return tuple(getattr(args, "targets", None) or getattr(args, "target", None) or ())
 
 
 def render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
