@@ -1,4 +1,4 @@
-"""Renderers: a plan as Terraform-like text, as JSON (SPEC §6), or as Markdown for a PR comment.
+"""Renderers: a plan as Terraform-like text or as JSON (SPEC §6); Markdown is ``render.markdown``.
 
 Renderers consume ``Plan`` data and nothing else; they never decide what changes. Every secret
 reaches them already wrapped (``Secret``) or masked (``(sensitive)``), and ``redact`` runs over
@@ -290,46 +290,3 @@ def render_json(plan: Plan, *, api_host: str) -> str:
     """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic."""
     document = plan_to_dict(plan, api_host=api_host)
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-
-
-def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = None) -> str:
-    """Markdown for a pull-request comment: summary table first, details folded."""
-    title = "Drift report" if drift else "Plan"
-    s = plan.summary
-    out = [
-        f"### reconciler {title.lower()}",
-        "",
-        "| create | update | delete | unchanged | unmanaged |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
-        "",
-    ]
-    changed = [c for c in plan.changes if c.is_change]
-    if changed:
-        out.append("| | store | action | note |")
-        out.append("|---|---|---|---|")
-        for c in changed:
-            address, reason = escape.markdown_code(str(c.address)), escape.markdown(c.reason)
-            out.append(f"| {SYMBOLS[c.action]} | {address} | {c.action} | {reason} |")
-        out.append("")
-    if plan.unmanaged:
-        unmanaged = (escape.markdown_code(str(u.address)) for u in plan.unmanaged)
-        out.append("Unmanaged (left alone): " + ", ".join(unmanaged))
-        out.append("")
-    rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
-    unhealthy = [(a, t) for a, ok, t in rows if not ok]
-    if rows:
-        out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores healthy.")
-        out.extend(
-            f"- :warning: {escape.markdown_code(a)}: {escape.markdown(t)}" for a, t in unhealthy
-        )
-        out.append("")
-    out.append("<details><summary>Details</summary>")
-    out.append("")
-    out.append("```diff")
-    details = render_text(plan, colour=False, drift=drift, now_ms=now_ms).rstrip("\n")
-    out.append(escape.in_code_block(details))
-    out.append("```")
-    out.append("")
-    out.append("</details>")
-    return "\n".join(out) + "\n"

@@ -18,7 +18,8 @@ from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import build_plan
-from reconciler.render.plan import render_json, render_markdown, render_text
+from reconciler.render.markdown import render_markdown
+from reconciler.render.plan import render_json, render_text
 
 
 def load(args: argparse.Namespace, io: IO) -> LoadResult:

@@ -9,9 +9,11 @@ from reconciler import escape
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import load
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.extras import require
 
 
 def main(args: argparse.Namespace, io: IO) -> int:
+    require("verify")
     from reconciler.verify.verifier import verify_all
 
     loaded = load(args, io)
