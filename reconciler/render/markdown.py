@@ -188,4 +188,5 @@ def _code_line(line: str) -> str:
 
 def _html(value: str) -> str:
     """A live value as HTML text (inside ``<summary>``, where Markdown is not parsed)."""
-    return html.escape(escape.text(value), quote=True).replace("@", "&#64;")
+    shown = html.escape(escape.text(value), quote=True)
+    return shown.replace("@", "&#64;").replace("`", "&#96;")
