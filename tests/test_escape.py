@@ -149,7 +149,7 @@ def test_the_unhealthy_list_of_drift_health_is_escaped(
         emulator.state.set_status(created.id, {"available": False})
     result = cli(emulator, "drift", write(tmp_path, PAYMENTS), "--health")
     assert result.code == 2, result.all
-    unhealthy = [line for line in result.err.splitlines() if line.startswith("unhealthy: ")]
+    unhealthy = [line for line in result.out.splitlines() if line.startswith("Unhealthy: ")]
     assert len(unhealthy) == 1
-    assert "\x1b" not in result.err
-    assert not any(line.startswith("  + ") for line in result.err.splitlines())
+    assert "\x1b" not in result.out
+    assert not any(line.startswith("  + forged") for line in result.out.splitlines())

@@ -21,7 +21,13 @@ from reconciler import escape
 from reconciler.model import SENSITIVE
 from reconciler.plan.changes import Change, Plan
 from reconciler.render.lists import take
-from reconciler.render.plan import SECRET_NOTES, SYMBOLS, field_changes, health_rows
+from reconciler.render.plan import (
+    SECRET_NOTES,
+    SYMBOLS,
+    field_changes,
+    health_rows,
+    unhealthy_addresses,
+)
 
 COMMENT_LIMIT = 65_000
 """Most characters the Markdown may have (GitHub's comment limit is 65,536)."""
@@ -38,11 +44,19 @@ JSON_POINTER = "see the JSON plan artifact (`--format json`) for the full plan"
 
 
 def render_markdown(
-    plan: Plan, *, drift: bool = False, now_ms: int | None = None, limit: int = COMMENT_LIMIT
+    plan: Plan,
+    *,
+    drift: bool = False,
+    now_ms: int | None = None,
+    health: bool = False,
+    limit: int = COMMENT_LIMIT,
 ) -> str:
-    """Markdown under ``limit`` characters: summary table first, per-store details folded."""
+    """Markdown under ``limit`` characters: summary table first, per-store details folded;
+    with ``health`` (``drift --health``), unhealthy stores are part of the verdict."""
     changed = sorted((c for c in plan.changes if c.is_change), key=_review_order)
-    head = "\n".join(_head(plan, changed, drift=drift, now_ms=now_ms)) + "\n"
+    unhealthy = len(unhealthy_addresses(plan)) if health else 0
+    head = "\n".join(_head(plan, changed, drift=drift, now_ms=now_ms, unhealthy=unhealthy))
+    head += "\n"
     budget = limit - len(head) - FOOTER_RESERVE
     blocks: list[str] = []
     for change in changed:
@@ -62,7 +76,9 @@ def _review_order(change: Change) -> tuple[int, str]:
     return ORDER[change.action], str(change.address)
 
 
-def _head(plan: Plan, changed: list[Change], *, drift: bool, now_ms: int | None) -> list[str]:
+def _head(
+    plan: Plan, changed: list[Change], *, drift: bool, now_ms: int | None, unhealthy: int
+) -> list[str]:
     s = plan.summary
     out = [
         f"### reconciler {'drift report' if drift else 'plan'}",
@@ -72,7 +88,10 @@ def _head(plan: Plan, changed: list[Change], *, drift: bool, now_ms: int | None)
         f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
         "",
     ]
-    if not changed and not plan.unmanaged:
+    if drift and unhealthy:
+        verdict = f"**Drift: {unhealthy} store(s) unhealthy** (LaunchDarkly's connection status)."
+        out += [verdict, ""]
+    elif not changed and not plan.unmanaged:
         verdict = "No drift" if drift else "No changes"
         out += [f"{verdict}: LaunchDarkly matches the manifests.", ""]
     if changed:

@@ -23,6 +23,7 @@ from reconciler import escape
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
+from reconciler.render.lists import summarise
 from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
@@ -164,10 +165,22 @@ def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
     return sorted(rows)
 
 
+def unhealthy_addresses(plan: Plan) -> list[str]:
+    """The live stores LaunchDarkly reports as not healthy (what ``drift --health`` fails on)."""
+    return [address for address, ok, _ in health_rows(plan, now_ms=0) if not ok]
+
+
 def render_text(
-    plan: Plan, *, colour: bool = False, drift: bool = False, now_ms: int | None = None
+    plan: Plan,
+    *,
+    colour: bool = False,
+    drift: bool = False,
+    now_ms: int | None = None,
+    health: bool = False,
 ) -> str:
-    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section."""
+    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section;
+    with ``health`` (``drift --health``), unhealthy stores are part of the verdict."""
+    unhealthy = unhealthy_addresses(plan) if health else []
     out: list[str] = []
     changed = [c for c in plan.changes if c.is_change]
     if changed:
@@ -177,6 +190,11 @@ def render_text(
             "Drift: only unmanaged stores (declared nowhere)."
             if drift
             else "No changes. The declared stores match the manifests."
+        )
+    elif drift and unhealthy:
+        out.append(
+            f"Drift: the stores match the manifests, but {len(unhealthy)} of them"
+            " LaunchDarkly reports as unhealthy."
         )
     else:
         out.append(
@@ -214,6 +232,8 @@ def render_text(
             )
     out.append("")
     out.append(summary_line(plan))
+    if unhealthy:
+        out.append(_paint(f"Unhealthy: {summarise(unhealthy)}.", "delete", colour))
     return "\n".join(out) + "\n"
 
 
@@ -286,7 +306,12 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
-def render_json(plan: Plan, *, api_host: str) -> str:
-    """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic."""
+def render_json(plan: Plan, *, api_host: str, health: bool = False) -> str:
+    """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic. With
+    ``health`` (``drift --health``), a ``health`` verdict: ``healthy`` and the ``unhealthy``
+    addresses."""
     document = plan_to_dict(plan, api_host=api_host)
+    if health:
+        unhealthy = unhealthy_addresses(plan)
+        document["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"

@@ -8,7 +8,7 @@ import json
 from reconciler import escape
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import load
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, UsageError
 from reconciler.extras import require
 
 
@@ -24,6 +24,8 @@ def main(args: argparse.Namespace, io: IO) -> int:
         if not (project and environment and value):
             raise UsageError(f"--client-side-id takes PROJECT/ENV=ID, not {item!r}")
         ids[(project, environment)] = value
+    if any(store.integration_key == "dynamodb" for store in loaded.state.stores):
+        _require_aws_credentials()
     reports = verify_all(
         loaded.state.stores, client_side_ids=ids, timeout=args.timeout,
         max_marker_age=args.max_marker_age, dynamodb_endpoint=args.dynamodb_endpoint,
@@ -51,3 +53,18 @@ def main(args: argparse.Namespace, io: IO) -> int:
         healthy = sum(1 for r in reports if r.healthy)
         io.stdout.write(f"Verify: {healthy} of {len(reports)} store(s) healthy.\n")
     return EXIT_OK if all(r.healthy for r in reports) else EXIT_CHANGES
+
+
+def _require_aws_credentials() -> None:
+    """DynamoDB tables are read with the caller's own AWS credentials; with none, verify
+    cannot judge a store, which is an error (exit 1), not an unhealthy store (exit 2)."""
+    from reconciler.verify.dynamodb_store import credentials_problem
+
+    problem = credentials_problem()
+    if problem is not None:
+        raise ConfigError(
+            f"verify reads DynamoDB tables with your own AWS credentials ({problem}): set"
+            " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an"
+            " instance or task role (the manifests' roleArn and externalId are LaunchDarkly's,"
+            " not used here)"
+        )
