@@ -181,27 +181,8 @@ def render_text(
     """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section;
     with ``health`` (``drift --health``), unhealthy stores are part of the verdict."""
     unhealthy = unhealthy_addresses(plan) if health else []
-    out: list[str] = []
     changed = [c for c in plan.changes if c.is_change]
-    if changed:
-        out.append("Drift detected:" if drift else "reconciler will perform these actions:")
-    elif plan.unmanaged:
-        out.append(
-            "Drift: only unmanaged stores (declared nowhere)."
-            if drift
-            else "No changes. The declared stores match the manifests."
-        )
-    elif drift and unhealthy:
-        out.append(
-            f"Drift: the stores match the manifests, but {len(unhealthy)} of them"
-            " LaunchDarkly reports as unhealthy."
-        )
-    else:
-        out.append(
-            "No drift: LaunchDarkly matches the manifests."
-            if drift
-            else "No changes. LaunchDarkly matches the manifests."
-        )
+    out = [_headline(plan, changed=bool(changed), drift=drift, unhealthy=len(unhealthy))]
     for change in changed:
         out.append("")
         out.extend(_change_lines(change, plan.owner_tag, colour))
@@ -235,6 +216,26 @@ def render_text(
     if unhealthy:
         out.append(_paint(f"Unhealthy: {summarise(unhealthy)}.", "delete", colour))
     return "\n".join(out) + "\n"
+
+
+def _headline(plan: Plan, *, changed: bool, drift: bool, unhealthy: int) -> str:
+    """The first line of a text plan or drift report: its verdict."""
+    if changed:
+        return "Drift detected:" if drift else "reconciler will perform these actions:"
+    if plan.unmanaged:
+        return (
+            "Drift: only unmanaged stores (declared nowhere)."
+            if drift
+            else "No changes. The declared stores match the manifests."
+        )
+    if drift and unhealthy:
+        return (
+            f"Drift: the stores match the manifests, but {unhealthy} of them"
+            " LaunchDarkly reports as unhealthy."
+        )
+    if drift:
+        return "No drift: LaunchDarkly matches the manifests."
+    return "No changes. LaunchDarkly matches the manifests."
 
 
 def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
