@@ -159,7 +159,7 @@ def _store_block(change: Change, owner_tag: str) -> str:
     if len(lines) > STORE_LINES:
         lines = [*lines[: STORE_LINES - 1], f"  … and {len(lines) - STORE_LINES + 1} more lines"]
     fence = "\n".join(_code_line(line) for line in lines)
-    return f"<details><summary>{summary}</summary>\n\n```diff\n{fence}\n```\n\n</details>\n"
+    return f"<details><summary>{summary}</summary>\n\n```diff\n{fence}\n```\n\n</details>\n\n"
 
 
 def _diff_lines(change: Change, owner_tag: str) -> list[str]:
