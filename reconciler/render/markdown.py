@@ -133,8 +133,8 @@ def _head(
 def _inline(title: str, items: Iterable[str], *, max_chars: int) -> str:
     """``title a, b, c`` with at most ``LIST_ITEMS`` items, the rest counted."""
     kept, rest = take(items, max_items=LIST_ITEMS, max_chars=max_chars)
-    more = f"{', ' if kept else ' '}… and {rest} more" if rest else ""
-    return f"{title} {', '.join(kept)}{more}"
+    parts = [*kept, f"… and {rest} more"] if rest else kept
+    return f"{title} {', '.join(parts)}"
 
 
 def _health(plan: Plan, now_ms: int | None) -> list[str]:
