@@ -13,7 +13,8 @@ error is raised, never afterwards)::
     ├── ApiError              LaunchDarkly answered with an error (status, code, message)
     │   └── ConflictError     409: the store changed since it was read (optimistic locking)
     ├── TransportError        LaunchDarkly could not be reached (timeouts, refused connections)
-    └── ApplyError            apply stopped part-way; says what was done and what was not
+    ├── ApplyError            apply stopped part-way; says what was done and what was not
+    └── MissingExtraError     a command's optional extra is not installed; names the extra
 """
 
 from __future__ import annotations
@@ -118,3 +119,7 @@ class TransportError(ReconcilerError):
 
 class ApplyError(ReconcilerError):
     """Apply failed part-way; the message lists what was changed and what was not."""
+
+
+class MissingExtraError(ReconcilerError):
+    """A command needs an optional extra (``reconciler[verify]``, ...) that is not installed."""

@@ -266,3 +266,29 @@ def test_a_huge_report_is_cut_under_githubs_comment_limit(tmp_path: Path) -> Non
     assert comment["body"].startswith(
         "<!-- reconciler-action:validate -->\n### reconciler validate"
     )
+
+
+def test_output_holding_backtick_fences_cannot_close_the_reports_text_block(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    hostile = PAYMENTS.replace("name: Payments production", 'name: "x ```` y"', 1)
+    assert hostile != PAYMENTS
+    write(tmp_path, hostile)
+    applied = run_action(tmp_path, {"command": "apply", "paths": "."}, env_for(emulator))
+    assert applied.code == 0, applied.log
+    lines = applied.summary.splitlines()
+    assert lines[0] == "### reconciler apply (exit 0)"
+    opening = lines[2]
+    fence = opening.removesuffix("text")
+    assert set(fence) == {"`"} and len(fence) == 5, opening  # longer than the name's 4
+    assert lines[-1] == fence
+    inside = lines[3:-1]
+    assert any("x ```` y" in line for line in inside)
+    assert not [line for line in inside if line.strip().startswith(fence)]
+
+
+def test_output_without_backticks_gets_a_plain_three_backtick_fence(tmp_path: Path) -> None:
+    write(tmp_path, "project: payments\nstores:\n  - environment: production\n    bogus: 1\n")
+    result = run_action(tmp_path, {"command": "validate", "paths": "."}, {})
+    assert result.summary.splitlines()[2] == "```text"
+    assert result.summary.splitlines()[-1] == "```"

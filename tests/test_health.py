@@ -59,7 +59,36 @@ def test_drift_counts_an_unhealthy_store_only_with_health(
     assert cli(emulator, "drift", manifest).code == 0
     result = cli(emulator, "drift", manifest, "--health")
     assert result.code == 2
-    assert "unhealthy: payments/production/redis" in result.err
+    assert "Unhealthy: payments/production/redis." in result.out
+
+
+def test_drift_health_states_the_same_verdict_as_its_exit_code_in_every_format(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = applied(emulator, tmp_path)
+    emulator.state.set_status(redis_id(emulator), BROKEN)
+    text = cli(emulator, "drift", manifest, "--health")
+    assert text.code == 2
+    assert "No drift" not in text.out
+    assert text.out.startswith("Drift: the stores match the manifests, but 1 of them")
+    doc = json.loads(cli(emulator, "drift", manifest, "--health", "--format", "json").out)
+    assert doc["health"] == {"healthy": False, "unhealthy": ["payments/production/redis"]}
+    markdown = cli(emulator, "drift", manifest, "--health", "--format", "markdown")
+    assert markdown.code == 2
+    assert "No drift" not in markdown.out
+    assert "**Drift: 1 store(s) unhealthy**" in markdown.out
+
+
+def test_drift_health_with_healthy_stores_says_no_drift_and_reports_healthy_in_json(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = applied(emulator, tmp_path)
+    text = cli(emulator, "drift", manifest, "--health")
+    assert text.code == 0, text.all
+    assert text.out.startswith("No drift: LaunchDarkly matches the manifests.")
+    doc = json.loads(cli(emulator, "drift", manifest, "--health", "--format", "json").out)
+    assert doc["health"] == {"healthy": True, "unhealthy": []}
+    assert "health" not in json.loads(cli(emulator, "drift", manifest, "--format", "json").out)
 
 
 def test_wait_healthy_fails_with_launchdarklys_errors(

@@ -99,7 +99,6 @@ def test_the_core_install_plans_against_the_emulator(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="needs product change: verify must name its extra")
 def test_verify_without_its_extra_says_which_extra_to_install(
     core_venv: Path, emulator: EmulatorServer
 ) -> None:
@@ -111,7 +110,6 @@ def test_verify_without_its_extra_says_which_extra_to_install(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="needs product change: emulator must name its extra")
 def test_the_emulator_without_its_extra_says_which_extra_to_install(core_venv: Path) -> None:
     result = run(core_venv, "python", "-m", "reconciler", "emulator", "--port", "0")
     assert "Traceback" not in result.stderr

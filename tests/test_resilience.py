@@ -205,3 +205,19 @@ def test_a_crash_midway_then_a_rerun_converges_without_duplicates(
     names = sorted((s.project, s.name) for s in emulator.state.stores())
     assert len(names) == len(set(names)) == 10
     assert cli(emulator, "plan", manifest, "--detailed-exitcode").code == 0
+
+
+def test_a_failure_summary_names_the_first_ten_stores_and_counts_the_rest(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    text = "project: payments\nstores:\n" + "".join(
+        f"  - environment: production\n    integrationKey: redis\n    name: Store {i:02d}\n"
+        f"    config: {{host: redis-{i}.internal}}\n"
+        for i in range(30)
+    )
+    emulator.faults.fail_next(1, status=400, method="POST")
+    result = cli(emulator, "apply", write(tmp_path, text), "--auto-approve", "--parallelism", "1")
+    assert result.code == 1
+    line = next(x for x in result.err.splitlines() if x.startswith("  not started: "))
+    assert line.count("(create)") == 10
+    assert line.endswith(", … and 19 more")

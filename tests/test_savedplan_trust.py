@@ -309,7 +309,7 @@ def test_show_prints_a_saved_plan_as_plan_did(
     shown = cli(emulator, "show", plan, "--format", fmt, **KEY)
     assert shown.code == 0, shown.all
     assert shown.out == planned.out
-    assert "on: true -> false" in shown.out or '"/on"' in shown.out
+    assert "on: true -> false" in shown.out or '"/on"' in shown.out or "+ on: false" in shown.out
     assert emulator.state.requests == []
     assert PASSWORD not in shown.all
 

@@ -53,7 +53,9 @@ def test_interpolated_plain_config_values_never_appear_in_any_command_or_file(
     outputs += [
         run(emulator, "show", saved, "--format", f).all for f in ("text", "json", "markdown")
     ]
-    assert all("Plan:" in o or '"summary"' in o for o in outputs[-3:])  # show worked
+    assert all(
+        "Plan:" in o or '"summary"' in o or "### reconciler plan" in o for o in outputs[-3:]
+    )  # show worked
     applied = run(emulator, "apply", "--plan", saved, "--auto-approve", "--journal", str(journal))
     assert applied.code == 0, applied.all
     outputs.append(applied.all)

@@ -23,6 +23,7 @@ from reconciler.apply.journal import Journal
 from reconciler.errors import ApplyError, ConflictError, PlanError, ReconcilerError
 from reconciler.model import LiveStore, Secret, reveal
 from reconciler.plan.changes import Change, Plan
+from reconciler.render.lists import LIST_LIMIT, summarise
 
 APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
 
@@ -168,11 +169,15 @@ def _secret_values(value: object) -> tuple[str, ...]:
 
 
 def _report(outcomes: list[Outcome], failures: list[Outcome]) -> str:
+    """What was done and what was not; long lists name the first few and count the rest."""
+
     def names(status: Status) -> str:
-        return ", ".join(_label(o.change) for o in outcomes if o.status == status) or "nothing"
+        return summarise([_label(o.change) for o in outcomes if o.status == status])
 
     lines = [f"apply stopped: {failures[0].error}"]
-    lines += [f"  also failed: {o.error}" for o in failures[1:]]
+    lines += [f"  also failed: {o.error}" for o in failures[1 : 1 + LIST_LIMIT]]
+    if len(failures) > 1 + LIST_LIMIT:
+        lines.append(f"  also failed: … and {len(failures) - 1 - LIST_LIMIT} more")
     lines.append("  changed:     " + names("done"))
     lines.append("  failed:      " + names("failed"))
     lines.append("  not started: " + names("not started"))

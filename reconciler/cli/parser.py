@@ -8,7 +8,7 @@ exit 2, which means "changes" or "drift".
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 from reconciler import __version__
 from reconciler.api.limits import DEFAULT_TIMEOUT
@@ -17,9 +17,45 @@ from reconciler.errors import UsageError
 from reconciler.model import DEFAULT_OWNER_TAG
 from reconciler.verify.base import SDK_STALE_AFTER
 
+EPILOG = """\
+exit codes:
+  0  success (drift: no drift; plan: also with changes, unless --detailed-exitcode)
+  1  error: invalid manifests or arguments, a refused plan, an API or network failure,
+     a missing extra
+  2  plan --detailed-exitcode: there are changes; drift: there is drift (with --health,
+     also an unhealthy store); verify: a store is unhealthy
+
+environment:
+  LAUNCHDARKLY_ACCESS_TOKEN  the API access token (else LD_ACCESS_TOKEN); never printed
+  LAUNCHDARKLY_API_HOST      the API URL (default https://app.launchdarkly.com)
+  NO_COLOR                   any non-empty value turns colour off
+"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default (when it has a meaningful one) and keeps the
+    epilog's layout."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error raises ``UsageError`` (exit 1) instead of exiting 2."""
+    """argparse, but a usage error raises ``UsageError`` (exit 1) instead of exiting 2; every
+    parser shows defaults, exit codes and the token variable in its help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("epilog", EPILOG)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
@@ -67,7 +103,9 @@ def connection(p: argparse.ArgumentParser) -> None:
 
 
 def output(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="output format"
+    )
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
 
 
@@ -99,9 +137,10 @@ def _apply(sub: Subparsers) -> None:
         metavar="SECONDS",
         help="after applying, wait until changed stores are available (default 300 s)",
     )
-    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
-                   " or .reconciler/journal.jsonl)")  # fmt: skip
-    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
+    journal = p.add_mutually_exclusive_group()
+    journal.add_argument("--journal", metavar="FILE", help="journal file (default:"
+                         " $RECONCILER_JOURNAL or .reconciler/journal.jsonl)")  # fmt: skip
+    journal.add_argument("--no-journal", action="store_true", help="do not write a journal")
 
 
 def _drift(sub: Subparsers) -> None:
@@ -140,7 +179,7 @@ def _verify(sub: Subparsers) -> None:
     p.add_argument("--timeout", type=float, default=5.0, help="connection timeout, seconds")
     p.add_argument("--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (e.g. local)")
     p.add_argument("--parallelism", type=_positive, default=8, help="stores checked at once")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--api-host", help="LaunchDarkly API URL, for client-side IDs (else"
                    " $LAUNCHDARKLY_API_HOST)")  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Renderers: a plan as Terraform-like text, as JSON (SPEC §6), or as Markdown for a PR comment.
+"""Renderers: a plan as Terraform-like text or as JSON (SPEC §6); Markdown is ``render.markdown``.
 
 Renderers consume ``Plan`` data and nothing else; they never decide what changes. Every secret
 reaches them already wrapped (``Secret``) or masked (``(sensitive)``), and ``redact`` runs over
@@ -23,6 +23,7 @@ from reconciler import escape
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
+from reconciler.render.lists import summarise
 from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
@@ -164,26 +165,24 @@ def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
     return sorted(rows)
 
 
+def unhealthy_addresses(plan: Plan) -> list[str]:
+    """The live stores LaunchDarkly reports as not healthy (what ``drift --health`` fails on)."""
+    return [address for address, ok, _ in health_rows(plan, now_ms=0) if not ok]
+
+
 def render_text(
-    plan: Plan, *, colour: bool = False, drift: bool = False, now_ms: int | None = None
+    plan: Plan,
+    *,
+    colour: bool = False,
+    drift: bool = False,
+    now_ms: int | None = None,
+    health: bool = False,
 ) -> str:
-    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section."""
-    out: list[str] = []
+    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section;
+    with ``health`` (``drift --health``), unhealthy stores are part of the verdict."""
+    unhealthy = unhealthy_addresses(plan) if health else []
     changed = [c for c in plan.changes if c.is_change]
-    if changed:
-        out.append("Drift detected:" if drift else "reconciler will perform these actions:")
-    elif plan.unmanaged:
-        out.append(
-            "Drift: only unmanaged stores (declared nowhere)."
-            if drift
-            else "No changes. The declared stores match the manifests."
-        )
-    else:
-        out.append(
-            "No drift: LaunchDarkly matches the manifests."
-            if drift
-            else "No changes. LaunchDarkly matches the manifests."
-        )
+    out = [_headline(plan, changed=bool(changed), drift=drift, unhealthy=len(unhealthy))]
     for change in changed:
         out.append("")
         out.extend(_change_lines(change, plan.owner_tag, colour))
@@ -214,7 +213,29 @@ def render_text(
             )
     out.append("")
     out.append(summary_line(plan))
+    if unhealthy:
+        out.append(_paint(f"Unhealthy: {summarise(unhealthy)}.", "delete", colour))
     return "\n".join(out) + "\n"
+
+
+def _headline(plan: Plan, *, changed: bool, drift: bool, unhealthy: int) -> str:
+    """The first line of a text plan or drift report: its verdict."""
+    if changed:
+        return "Drift detected:" if drift else "reconciler will perform these actions:"
+    if plan.unmanaged:
+        return (
+            "Drift: only unmanaged stores (declared nowhere)."
+            if drift
+            else "No changes. The declared stores match the manifests."
+        )
+    if drift and unhealthy:
+        return (
+            f"Drift: the stores match the manifests, but {unhealthy} of them"
+            " LaunchDarkly reports as unhealthy."
+        )
+    if drift:
+        return "No drift: LaunchDarkly matches the manifests."
+    return "No changes. LaunchDarkly matches the manifests."
 
 
 def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
@@ -286,50 +307,12 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
-def render_json(plan: Plan, *, api_host: str) -> str:
-    """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic."""
+def render_json(plan: Plan, *, api_host: str, health: bool = False) -> str:
+    """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic. With
+    ``health`` (``drift --health``), a ``health`` verdict: ``healthy`` and the ``unhealthy``
+    addresses."""
     document = plan_to_dict(plan, api_host=api_host)
+    if health:
+        unhealthy = unhealthy_addresses(plan)
+        document["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-
-
-def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = None) -> str:
-    """Markdown for a pull-request comment: summary table first, details folded."""
-    title = "Drift report" if drift else "Plan"
-    s = plan.summary
-    out = [
-        f"### reconciler {title.lower()}",
-        "",
-        "| create | update | delete | unchanged | unmanaged |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
-        "",
-    ]
-    changed = [c for c in plan.changes if c.is_change]
-    if changed:
-        out.append("| | store | action | note |")
-        out.append("|---|---|---|---|")
-        for c in changed:
-            address, reason = escape.markdown_code(str(c.address)), escape.markdown(c.reason)
-            out.append(f"| {SYMBOLS[c.action]} | {address} | {c.action} | {reason} |")
-        out.append("")
-    if plan.unmanaged:
-        unmanaged = (escape.markdown_code(str(u.address)) for u in plan.unmanaged)
-        out.append("Unmanaged (left alone): " + ", ".join(unmanaged))
-        out.append("")
-    rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
-    unhealthy = [(a, t) for a, ok, t in rows if not ok]
-    if rows:
-        out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores healthy.")
-        out.extend(
-            f"- :warning: {escape.markdown_code(a)}: {escape.markdown(t)}" for a, t in unhealthy
-        )
-        out.append("")
-    out.append("<details><summary>Details</summary>")
-    out.append("")
-    out.append("```diff")
-    details = render_text(plan, colour=False, drift=drift, now_ms=now_ms).rstrip("\n")
-    out.append(escape.in_code_block(details))
-    out.append("```")
-    out.append("")
-    out.append("</details>")
-    return "\n".join(out) + "\n"

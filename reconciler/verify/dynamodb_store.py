@@ -53,6 +53,17 @@ EXPECTED_SCHEMA = (
 )
 
 
+def credentials_problem() -> str | None:
+    """Why boto3's default chain (environment, shared files, profile, container or instance
+    role) yields no AWS credentials, or ``None`` when it does: without them no DynamoDB check
+    can run."""
+    try:
+        found = boto3.session.Session().get_credentials()
+    except (BotoCoreError, ValueError) as exc:  # e.g. AWS_PROFILE names no profile
+        return str(exc)
+    return None if found is not None else "no AWS credentials found"
+
+
 def _client(region: str, endpoint: str | None, timeout: float) -> Any:
     session = boto3.session.Session()
     return session.client(

@@ -18,7 +18,8 @@ from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import build_plan
-from reconciler.render.plan import render_json, render_markdown, render_text
+from reconciler.render.markdown import render_markdown
+from reconciler.render.plan import render_json, render_text
 
 
 def load(args: argparse.Namespace, io: IO) -> LoadResult:
@@ -30,7 +31,8 @@ def load(args: argparse.Namespace, io: IO) -> LoadResult:
 
 def colour(args: argparse.Namespace, io: IO) -> bool:
     isatty = getattr(io.stdout, "isatty", None)
-    return bool(isatty and isatty()) and not args.no_color and "NO_COLOR" not in io.env
+    # no-color.org: only a non-empty NO_COLOR disables colour.
+    return bool(isatty and isatty()) and not args.no_color and not io.env.get("NO_COLOR")
 
 
 def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
@@ -70,11 +72,12 @@ def targets_of(args: argparse.Namespace) -> tuple[str, ...]:
 
 def render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
     now_ms = int(time.time() * 1000)
+    health = drift and bool(getattr(args, "health", False))
     if args.format == "json":
-        return render_json(plan_, api_host=api_host)
+        return render_json(plan_, api_host=api_host, health=health)
     if args.format == "markdown":
-        return render_markdown(plan_, drift=drift, now_ms=now_ms)
-    return render_text(plan_, colour=colour(args, io), drift=drift, now_ms=now_ms)
+        return render_markdown(plan_, drift=drift, now_ms=now_ms, health=health)
+    return render_text(plan_, colour=colour(args, io), drift=drift, now_ms=now_ms, health=health)
 
 
 def write_file(path: str, text: str) -> None:

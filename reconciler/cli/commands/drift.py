@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from reconciler import escape
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import make_plan, render
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
-from reconciler.render.plan import health_rows
+from reconciler.render.plan import unhealthy_addresses
 
 
 def main(args: argparse.Namespace, io: IO) -> int:
+    """Exit 2 on drift; with ``--health``, also when a store is unhealthy (the rendered
+    report says so in every format, so its verdict and the exit code agree)."""
     started = time.monotonic()
     plan_, api_host = make_plan(args, io)
     io.stdout.write(render(plan_, args, io, api_host, drift=True))
@@ -21,7 +22,5 @@ def main(args: argparse.Namespace, io: IO) -> int:
         from reconciler.watch.extra import write_drift_metrics
 
         write_drift_metrics(args.metrics_file, plan_, duration=time.monotonic() - started)
-    unhealthy = [a for a, ok, _ in health_rows(plan_, now_ms=0) if not ok] if args.health else []
-    if unhealthy:
-        io.stderr.write(escape.text(f"unhealthy: {', '.join(unhealthy)}") + "\n")
+    unhealthy = unhealthy_addresses(plan_) if args.health else []
     return EXIT_OK if plan_.in_sync and not unhealthy else EXIT_CHANGES

@@ -11,6 +11,7 @@ from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import client_for, write_file
 from reconciler.errors import EXIT_OK, UsageError
+from reconciler.model import LiveStore
 from reconciler.render.export import export_manifests
 
 
@@ -20,6 +21,7 @@ def main(args: argparse.Namespace, io: IO) -> int:
         live = read_live(
             client, set(args.project) or None, parallelism=args.parallelism, progress=io.stderr
         )
+    _check_projects(args.project, live)
     files = export_manifests(live, owner_tag=args.owner_tag, projects=args.project or None)
     if args.out:
         out = Path(args.out)
@@ -41,3 +43,17 @@ def main(args: argparse.Namespace, io: IO) -> int:
             "(LaunchDarkly only returns them masked):\n" + "".join(f"  {v}\n" for v in variables)
         )
     return EXIT_OK
+
+
+def _check_projects(requested: list[str], live: list[LiveStore]) -> None:
+    """Refuse ``--project`` keys in which LaunchDarkly has no store: a mistyped key would
+    otherwise export an empty manifest and succeed."""
+    found = {store.project for store in live}
+    unknown = sorted({p for p in requested if p not in found})
+    if unknown:
+        names = escape.text(", ".join(unknown))
+        raise UsageError(
+            f"--project {names}: LaunchDarkly has no big segment store in "
+            f"{'this project' if len(unknown) == 1 else 'these projects'} (unknown project"
+            " key, or nothing to export); check the key"
+        )

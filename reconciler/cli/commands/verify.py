@@ -18,7 +18,8 @@ from reconciler.api.client import TOKEN_VARS, Client, settings_from_env
 from reconciler.api.environments import find_client_side_ids
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import load
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, UsageError
+from reconciler.extras import require
 
 FALLBACK = (
     "without a client-side ID, verify scans Redis for markers and does not check a DynamoDB"
@@ -27,6 +28,7 @@ FALLBACK = (
 
 
 def main(args: argparse.Namespace, io: IO) -> int:
+    require("verify")
     from reconciler.verify.verifier import verify_all
 
     loaded = load(args, io)
@@ -34,6 +36,8 @@ def main(args: argparse.Namespace, io: IO) -> int:
     wanted = {(s.project, s.environment) for s in loaded.state.stores if s.on} - ids.keys()
     if wanted:
         ids = {**_discover(args, io, wanted), **ids}
+    if any(store.integration_key == "dynamodb" for store in loaded.state.stores):
+        _require_aws_credentials()
     reports = verify_all(
         loaded.state.stores, client_side_ids=ids, timeout=args.timeout,
         max_marker_age=args.max_marker_age, dynamodb_endpoint=args.dynamodb_endpoint,
@@ -92,3 +96,18 @@ def _discover(
     if found.warnings:
         io.stderr.write(f"warning: {FALLBACK}\n")
     return dict(found.ids)
+
+
+def _require_aws_credentials() -> None:
+    """DynamoDB tables are read with the caller's own AWS credentials; with none, verify
+    cannot judge a store, which is an error (exit 1), not an unhealthy store (exit 2)."""
+    from reconciler.verify.dynamodb_store import credentials_problem
+
+    problem = credentials_problem()
+    if problem is not None:
+        raise ConfigError(
+            f"verify reads DynamoDB tables with your own AWS credentials ({problem}): set"
+            " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an"
+            " instance or task role (the manifests' roleArn and externalId are LaunchDarkly's,"
+            " not used here)"
+        )
