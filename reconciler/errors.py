@@ -14,6 +14,7 @@ error is raised, never afterwards)::
     │   └── ConflictError     409: the store changed since it was read (optimistic locking)
     ├── TransportError        LaunchDarkly could not be reached (timeouts, refused connections)
     └── ApplyError            apply stopped part-way; says what was done and what was not
+        └── ApplyInterrupted  SIGINT (exit 130) or SIGTERM (exit 143) stopped apply
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_SIGNAL_BASE = 128  # a run stopped by signal N exits 128 + N: SIGINT 130, SIGTERM 143
 
 
 class ReconcilerError(Exception):
@@ -118,3 +120,13 @@ class TransportError(ReconcilerError):
 
 class ApplyError(ReconcilerError):
     """Apply failed part-way; the message lists what was changed and what was not."""
+
+
+class ApplyInterrupted(ApplyError):
+    """A signal stopped apply; exits 128 + the signal's number (130 for SIGINT, 143 for
+    SIGTERM), like a shell reports a process killed by it."""
+
+    def __init__(self, message: str, *, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = EXIT_SIGNAL_BASE + signum

@@ -111,7 +111,9 @@ def test_a_concurrent_change_is_rejected_by_the_version_test_and_reported(
     assert "changed in LaunchDarkly since the plan was made" in message and "re-run plan" in message
     assert emulator.state.store(target.id).name == "Renamed by a human"
     assert emulator.state.store(target.id).on is True
-    patches = [r for r in emulator.state.requests if r.method == "PATCH"]
+    patches = [
+        r for r in emulator.state.requests if r.method == "PATCH" and r.path.endswith(target.id)
+    ]
     assert [r.status for r in patches] == [409]  # tried once, never blindly retried
 
 
