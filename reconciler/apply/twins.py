@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from reconciler.api.client import Client
 from reconciler.errors import ConflictError, PlanError
 from reconciler.model import LiveStore
+from reconciler.plan.changes import PENDING_PREFIX, is_pending
 
-PENDING_PREFIX = "reconciler:pending:"
 DEFAULT_WAIT = 60.0
 POLL_INTERVAL = 0.25
 
@@ -49,10 +49,6 @@ class Settled:
     note: str = "created"
     removed: str | None = None
     winner: str | None = None
-
-
-def is_pending(store: LiveStore) -> bool:
-    return any(tag.startswith(PENDING_PREFIX) for tag in store.tags)
 
 
 class _Lister:
@@ -122,7 +118,7 @@ class Twins:
         deleted = False
         while True:
             twins = self._twins(mine)
-            settled = sorted((s for s in twins if not is_pending(s)), key=lambda s: s.id)
+            settled = sorted((s for s in twins if not is_pending(s.tags)), key=lambda s: s.id)
             others = [s for s in twins if s.id != mine.id]
             if settled:
                 return self._adopt(address, mine, settled[0], deleted)

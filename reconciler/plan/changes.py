@@ -20,6 +20,13 @@ ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "no-op")
 SecretState = Literal["verified", "unverifiable", "changed"]
 
 PROTECT_TAG = "reconciler:protected"
+PENDING_PREFIX = "reconciler:pending:"
+"""A store created by a run still checking it for twins carries ``PENDING_PREFIX + run id``
+(``reconciler.apply.twins``); plans neither diff nor delete that tag."""
+
+
+def is_pending(tags: tuple[str, ...] | list[str]) -> bool:
+    return any(tag.startswith(PENDING_PREFIX) for tag in tags)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,12 +35,14 @@ from reconciler.model import (
     Secret,
 )
 from reconciler.plan.changes import (
+    PENDING_PREFIX,
     PROTECT_TAG,
     Change,
     Plan,
     SecretCheck,
     SecretState,
     Unmanaged,
+    is_pending,
 )
 from reconciler.plan.normalise import desired_config, field_specs, live_config, tag_set, with_owner
 
@@ -71,7 +73,7 @@ def build_plan(
     unmanaged: list[Unmanaged] = []
     problems: list[str] = []
     for slot in sorted(set(declared) | set(existing)):
-        wanted, found = declared.get(slot, []), existing.get(slot, [])
+        wanted, found = declared.get(slot, []), _settled(existing.get(slot, []))
         named = len(wanted) > 1 or len(found) > 1
         pairs, extra_live = _match(wanted, found, problems)
         for want, have in pairs:
@@ -102,6 +104,24 @@ def build_plan(
         live_by_project=by_project,
         safety=dict(desired.projects),
     )
+
+
+def _settled(found: list[LiveStore]) -> list[LiveStore]:
+    """The stores of one slot minus the twins a concurrent ``apply`` is resolving right now:
+    of several stores sharing a name, pending ones (``PENDING_PREFIX``) are left out when a
+    settled one exists, else all but the lowest id (the protocol removes them)."""
+    by_name: dict[str, list[LiveStore]] = defaultdict(list)
+    for have in found:
+        by_name[have.name].append(have)
+    drop: set[str] = set()
+    for group in by_name.values():
+        pending = [s for s in group if is_pending(s.tags)]
+        if len(group) < 2 or not pending:
+            continue
+        settled = [s for s in group if not is_pending(s.tags)]
+        keep = {s.id for s in settled} if settled else {min(s.id for s in pending)}
+        drop |= {s.id for s in pending if s.id not in keep}
+    return [s for s in found if s.id not in drop] if drop else found
 
 
 def _match(
@@ -222,7 +242,7 @@ def _diff(
     rules = _Rules(want.ignore, today)
     name = want.name if want.name == have.name or not rules.ignores("name") else have.name
     on = want.on if want.on == have.on or not rules.ignores("on") else have.on
-    tags_differ = tag_set(tags) != tag_set(have.tags)
+    tags_differ = tag_set(tags) != tag_set(t for t in have.tags if not t.startswith(PENDING_PREFIX))
     if tags_differ and rules.ignores("tags"):
         tags, tags_differ = have.tags, False
     live_cfg = live_config(want.integration_key, have.config or {})
