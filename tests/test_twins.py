@@ -100,4 +100,3 @@ def test_two_racing_applies_of_one_saved_plan_leave_one_store_per_address(
         counts = addresses(server)
         assert len(counts) == 10 and set(counts.values()) == {1}, counts
         assert cli(server, "plan", manifest, "--detailed-exitcode").code == 0
-
