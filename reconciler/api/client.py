@@ -33,6 +33,7 @@ from reconciler.api.retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     backoff,
+    create_made,
     patch_already_applied,
     rate_limit_wait,
 )
@@ -71,6 +72,7 @@ DEFAULT_USER_AGENT = f"reconciler/{__version__}"
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
+Body = Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +108,8 @@ class Client:
 
     POST (create) is not idempotent: after an attempt fails with a 5xx or a transport error the
     store may or may not exist, so before retrying the client lists the stores and adopts one in
-    the same project/environment/integration with the requested ``name`` and every requested tag
-    whose id is not in ``known_ids`` (the ids that existed before). Only when there is none
-    does it POST again.
+    the same project/environment/integration with the requested ``name`` and tags whose id is
+    not in ``known_ids`` (the ids that existed before). Only when there is none does it POST again.
 
     PATCH is retried as-is. If an earlier attempt was in fact applied, the retry's
     ``test /version`` op fails with 409; after such an ambiguous failure the client re-reads the
@@ -216,14 +217,10 @@ class Client:
         """Create a store; see the class docstring for how an ambiguous failure is resolved."""
         path = store_path(project, environment, integration_key)
         req = _Req("POST", path, address, dict(body), request_secrets(body))
-        known, name = frozenset(known_ids), body.get("name")
-        tags = body.get("tags")
-        wanted = frozenset(str(t) for t in tags) if isinstance(tags, list | tuple) else frozenset()
+        known = frozenset(known_ids)
 
         def adopt_if_created() -> None:
-            found = self._find_created(
-                project, environment, integration_key, (name, wanted), known, address
-            )
+            found = self._find_created(project, environment, integration_key, body, known, address)
             if found is not None:
                 raise _Adopted(found)
 
@@ -339,18 +336,9 @@ class Client:
         return rate_limit_wait(self._retry, response.headers, attempt, self._clock(), self._rng)
 
     def _find_created(
-        self,
-        project: str,
-        env: str,
-        key: str,
-        made: tuple[object, frozenset[str]],
-        known: frozenset[str],
-        address: str,
+        self, project: str, env: str, key: str, body: Body, known: frozenset[str], address: str
     ) -> LiveStore | None:
-        """The store an ambiguous create made, if any: same slot and name, carrying every tag
-        of the request (a run-specific tag makes another run's store unmistakable), an unknown
-        id."""
-        name, tags = made
+        """The store an ambiguous create made, if any: same slot, name and tags, an unknown id."""
         try:
             stores = self.list_stores()
         except ApiError as exc:
@@ -358,10 +346,7 @@ class Client:
         new = [
             s
             for s in stores
-            if s.slot == (project, env, key)
-            and s.id not in known
-            and name in (None, s.name)
-            and tags <= frozenset(s.tags)
+            if s.slot == (project, env, key) and s.id not in known and create_made(s, body)
         ]
         if len(new) > 1:
             ids = ", ".join(sorted(s.id for s in new))
