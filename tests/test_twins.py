@@ -8,10 +8,28 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from cli_helpers import cli, write
+import pytest
+from cli_helpers import cli, env_for, write
 from race_helpers import slow_emulator, start_gated, stores_manifest
 
+from reconciler.api.client import Client, settings_from_env
+from reconciler.api.refresh import read_live
+from reconciler.apply.executor import Outcome, execute
 from reconciler.emulator import EmulatorServer
+from reconciler.errors import ApplyError
+from reconciler.manifest.load import load_manifests
+from reconciler.model import DEFAULT_OWNER_TAG
+from reconciler.plan.planner import build_plan
+
+ONE = """\
+project: payments
+stores:
+  - environment: staging
+    integrationKey: redis
+    name: Staging cache
+    config: {host: staging.internal}
+"""
+LOWEST, HIGHEST = "0" * 24, "f" * 24
 
 STORES = 30
 
@@ -100,3 +118,86 @@ def test_two_racing_applies_of_one_saved_plan_leave_one_store_per_address(
         counts = addresses(server)
         assert len(counts) == 10 and set(counts.values()) == {1}, counts
         assert cli(server, "plan", manifest, "--detailed-exitcode").code == 0
+
+
+def apply_with_twin(
+    server: EmulatorServer, tmp_path: Path, twin_id: str, twin_tags: list[str], wait: float = 5.0
+) -> list[Outcome]:
+    """Plan the ONE manifest, then let "another run" create the same store (``twin_id``,
+    ``twin_tags``) before this run executes the plan."""
+    env = env_for(server)
+    loaded = load_manifests([write(tmp_path, ONE)], env=env)
+    with Client(settings_from_env(env)) as client:
+        plan = build_plan(loaded.state, read_live(client, {"payments"}))
+        body = {"name": "Staging cache", "tags": twin_tags, "config": {"host": "staging.internal"}}
+        server.state.create_store("payments", "staging", "redis", body, store_id=twin_id)
+        return execute(plan, client, twin_wait=wait)
+
+
+def test_a_settled_twin_wins_even_with_a_higher_id_and_this_run_removes_only_its_own(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    [outcome] = apply_with_twin(emulator, tmp_path, HIGHEST, [DEFAULT_OWNER_TAG])
+    assert [s.id for s in emulator.state.stores()] == [HIGHEST]
+    assert outcome.store is not None and outcome.store.id == HIGHEST
+    assert f"{HIGHEST} won" in outcome.note and "removed its twin" in outcome.note
+    deletes = [r.path for r in emulator.state.requests if r.method == "DELETE"]
+    assert len(deletes) == 1 and not deletes[0].endswith(HIGHEST)
+
+
+def test_a_lone_store_is_settled_by_dropping_its_pending_tag(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = env_for(emulator)
+    loaded = load_manifests([write(tmp_path, ONE)], env=env)
+    with Client(settings_from_env(env)) as client:
+        [outcome] = execute(build_plan(loaded.state, read_live(client, {"payments"})), client)
+    [store] = emulator.state.stores()
+    assert store.tags == [DEFAULT_OWNER_TAG] and store.version == 2 and outcome.note == ""
+    [post] = [r for r in emulator.state.requests if r.method == "POST"]
+    assert any(t.startswith("reconciler:pending:") for t in post.body["tags"])
+
+
+def test_a_pending_twin_with_a_lower_id_makes_this_run_remove_its_own_and_wait(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    other = [DEFAULT_OWNER_TAG, "reconciler:pending:otherrun"]
+    with pytest.raises(ApplyError) as error:
+        apply_with_twin(emulator, tmp_path, LOWEST, other, wait=0.5)
+    assert f"{LOWEST} created by another run are still pending" in str(error.value)
+    assert [s.id for s in emulator.state.stores()] == [LOWEST]  # ours gone, theirs untouched
+    assert emulator.state.store(LOWEST).tags == other
+
+
+def test_a_pending_twin_with_a_higher_id_is_waited_for_and_never_touched(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    other = [DEFAULT_OWNER_TAG, "reconciler:pending:otherrun"]
+    with pytest.raises(ApplyError) as error:
+        apply_with_twin(emulator, tmp_path, HIGHEST, other, wait=0.5)
+    assert "may have died" in str(error.value)
+    ids = sorted(s.id for s in emulator.state.stores())
+    assert len(ids) == 2 and ids[1] == HIGHEST and emulator.state.store(HIGHEST).tags == other
+    assert not [r for r in emulator.state.requests if r.method in ("DELETE", "PATCH")]
+
+
+def test_a_same_named_store_without_the_ownership_tag_is_not_a_twin(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    [outcome] = apply_with_twin(emulator, tmp_path, HIGHEST, ["hand-made"])
+    assert outcome.note == "" and outcome.store is not None and outcome.store.id != HIGHEST
+    assert len(emulator.state.stores()) == 2
+
+
+def test_a_plan_ignores_pending_tags_and_twins_being_resolved(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = write(tmp_path, ONE)
+    assert cli(emulator, "apply", manifest, "--auto-approve").code == 0
+    [store] = emulator.state.stores()
+    emulator.state.mutate_store(store.id, {"tags": [DEFAULT_OWNER_TAG, "reconciler:pending:r1"]})
+    body = {"name": "Staging cache", "tags": [DEFAULT_OWNER_TAG, "reconciler:pending:r2"],
+            "config": {"host": "staging.internal"}}  # fmt: skip
+    emulator.state.create_store("payments", "staging", "redis", body, store_id=HIGHEST)
+    result = cli(emulator, "plan", manifest, "--detailed-exitcode")
+    assert result.code == 0, result.all
