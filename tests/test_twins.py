@@ -107,7 +107,7 @@ def test_two_racing_applies_of_one_saved_plan_leave_one_store_per_address(
 ) -> None:
     manifest = write(tmp_path, stores_manifest(10))
     plan_file = tmp_path / "plan.json"
-    with slow_emulator(latency_ms=150) as server:
+    with slow_emulator(latency_ms=300) as server:
         planned = cli(server, "plan", manifest, "--out", str(plan_file))
         assert planned.code == 0, planned.all
         argv = ["apply", "--plan", str(plan_file), "--auto-approve"]
