@@ -80,7 +80,7 @@ def test_three_racing_applies_of_30_new_stores_leave_exactly_30(tmp_path: Path) 
 
 def test_each_racing_run_reports_the_twins_it_removed_and_journals_them(tmp_path: Path) -> None:
     manifest = write(tmp_path, stores_manifest(6))
-    with slow_emulator(latency_ms=150) as server:
+    with slow_emulator(latency_ms=400) as server:
         argv = ["apply", manifest, "--auto-approve"]
         results = race(server, tmp_path, [argv, argv])
         assert [code for code, _, _ in results] == [0, 0], results
