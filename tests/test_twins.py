@@ -201,3 +201,6 @@ def test_a_plan_ignores_pending_tags_and_twins_being_resolved(
     emulator.state.create_store("payments", "staging", "redis", body, store_id=HIGHEST)
     result = cli(emulator, "plan", manifest, "--detailed-exitcode")
     assert result.code == 0, result.all
+    assert "Staging cache  (id ffffffffffffffffffffffff)" in result.out  # shown, left alone
+    assert cli(emulator, "apply", manifest, "--auto-approve").code == 0
+    assert emulator.state.store(HIGHEST).tags[-1] == "reconciler:pending:r2"

@@ -73,7 +73,8 @@ def build_plan(
     unmanaged: list[Unmanaged] = []
     problems: list[str] = []
     for slot in sorted(set(declared) | set(existing)):
-        wanted, found = declared.get(slot, []), _settled(existing.get(slot, []))
+        wanted, (found, resolving) = declared.get(slot, []), _settled(existing.get(slot, []))
+        unmanaged += [Unmanaged(Address(*slot, t.name), t.id, t) for t in resolving]
         named = len(wanted) > 1 or len(found) > 1
         pairs, extra_live = _match(wanted, found, problems)
         for want, have in pairs:
@@ -106,10 +107,11 @@ def build_plan(
     )
 
 
-def _settled(found: list[LiveStore]) -> list[LiveStore]:
-    """The stores of one slot minus the twins a concurrent ``apply`` is resolving right now:
-    of several stores sharing a name, pending ones (``PENDING_PREFIX``) are left out when a
-    settled one exists, else all but the lowest id (the protocol removes them)."""
+def _settled(found: list[LiveStore]) -> tuple[list[LiveStore], list[LiveStore]]:
+    """The stores of one slot, and apart the twins a concurrent ``apply`` is resolving right
+    now (or a dead one left behind): of several stores sharing a name, the pending ones
+    (``PENDING_PREFIX``) when a settled one exists, else all but the lowest id. They are
+    neither matched nor deleted, only shown as unmanaged."""
     by_name: dict[str, list[LiveStore]] = defaultdict(list)
     for have in found:
         by_name[have.name].append(have)
@@ -121,7 +123,7 @@ def _settled(found: list[LiveStore]) -> list[LiveStore]:
         settled = [s for s in group if not is_pending(s.tags)]
         keep = {s.id for s in settled} if settled else {min(s.id for s in pending)}
         drop |= {s.id for s in pending if s.id not in keep}
-    return [s for s in found if s.id not in drop] if drop else found
+    return [s for s in found if s.id not in drop], [s for s in found if s.id in drop]
 
 
 def _match(
