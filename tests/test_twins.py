@@ -15,10 +15,11 @@ from race_helpers import slow_emulator, start_gated, stores_manifest
 from reconciler.api.client import Client, settings_from_env
 from reconciler.api.refresh import read_live
 from reconciler.apply.executor import Outcome, execute
+from reconciler.apply.twins import Twins
 from reconciler.emulator import EmulatorServer
 from reconciler.errors import ApplyError
 from reconciler.manifest.load import load_manifests
-from reconciler.model import DEFAULT_OWNER_TAG
+from reconciler.model import DEFAULT_OWNER_TAG, reveal
 from reconciler.plan.planner import build_plan
 
 ONE = """\
@@ -204,3 +205,22 @@ def test_a_plan_ignores_pending_tags_and_twins_being_resolved(
     assert "Staging cache  (id ffffffffffffffffffffffff)" in result.out  # shown, left alone
     assert cli(emulator, "apply", manifest, "--auto-approve").code == 0
     assert emulator.state.store(HIGHEST).tags[-1] == "reconciler:pending:r2"
+
+
+def test_a_store_settled_by_someone_else_is_kept_not_removed(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = env_for(emulator)
+    loaded = load_manifests([write(tmp_path, ONE)], env=env)
+    with Client(settings_from_env(env)) as client:
+        plan = build_plan(loaded.state, read_live(client, {"payments"}))
+        twins = Twins(client, owner_tag=DEFAULT_OWNER_TAG, run="r1", wait=1.0)
+        change = plan.changes[0]
+        assert change.body is not None
+        body = twins.pending_body(reveal(change.body))  # type: ignore[arg-type]
+        mine = client.create_store("payments", "staging", "redis", body,
+                                   address="a", known_ids=())  # fmt: skip
+        emulator.state.mutate_store(mine.id, {"tags": [DEFAULT_OWNER_TAG]})  # another run's patch
+        settled = twins.settle("a", mine)
+    assert settled.store.id == mine.id and settled.winner is None
+    assert [s.id for s in emulator.state.stores()] == [mine.id]

@@ -120,30 +120,40 @@ class Twins:
             twins = self._twins(mine)
             settled = sorted((s for s in twins if not is_pending(s.tags)), key=lambda s: s.id)
             others = [s for s in twins if s.id != mine.id]
+            if any(s.id == mine.id for s in settled):  # another run's update settled it
+                return Settled(self.client.get_store(*mine.slot, mine.id, address=address))
             if settled:
                 return self._adopt(address, mine, settled[0], deleted)
-            if not deleted:
-                if not any(s.id == mine.id for s in twins):
-                    raise PlanError(f"{address}: the store {mine.id} this run created is gone")
+            visible = any(s.id == mine.id for s in twins)
+            if not deleted and visible:
                 if not others:
                     return Settled(self._confirm(address, mine))
                 if min(s.id for s in twins) != mine.id:
                     self._delete(address, mine)
                     deleted = True
                     continue
-            elif not others:
+            elif deleted and not others:
                 raise PlanError(
                     f"{address}: this run removed its store {mine.id} for a twin that was then "
                     "removed too; re-run apply"
                 )
             if self.clock() >= deadline:
-                ids = ", ".join(sorted(s.id for s in others))
-                raise PlanError(
-                    f"{address}: twin store(s) {ids} created by another run are still pending "
-                    f"after {self.wait:g}s (that run may have died); delete the extra stores "
-                    "and re-run apply"
-                )
+                raise self._timed_out(address, mine, others, visible or deleted)
             self.sleep(self.interval)
+
+    def _timed_out(
+        self, address: str, mine: LiveStore, others: list[LiveStore], seen: bool
+    ) -> PlanError:
+        if not seen:  # the list never showed the store this run created
+            return PlanError(
+                f"{address}: the store {mine.id} this run created is not in the list after "
+                f"{self.wait:g}s; run plan"
+            )
+        ids = ", ".join(sorted(s.id for s in others))
+        return PlanError(
+            f"{address}: twin store(s) {ids} created by another run are still pending after "
+            f"{self.wait:g}s (that run may have died); delete the extra stores and re-run apply"
+        )
 
     def _twins(self, mine: LiveStore) -> list[LiveStore]:
         return [
