@@ -47,6 +47,7 @@ def test_a_signal_mid_apply_stops_cleanly_and_a_rerun_converges(
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, out + err
         name = signal.Signals(signum).name
+        assert f"{name}: starting nothing new" in err
         assert f"apply interrupted by {name}" in err
         changed = err.split("changed:", 1)[1].splitlines()[0]
         not_started = err.split("not started:", 1)[1].splitlines()[0]
