@@ -14,6 +14,7 @@ error is raised, never afterwards)::
     │   └── ConflictError     409: the store changed since it was read (optimistic locking)
     ├── TransportError        LaunchDarkly could not be reached (timeouts, refused connections)
     ├── ApplyError            apply stopped part-way; says what was done and what was not
+    │   └── ApplyInterrupted  SIGINT (exit 130) or SIGTERM (exit 143) stopped apply
     └── MissingExtraError     a command's optional extra is not installed; names the extra
 """
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_SIGNAL_BASE = 128  # a run stopped by signal N exits 128 + N: SIGINT 130, SIGTERM 143
 
 
 class ReconcilerError(Exception):
@@ -123,3 +125,13 @@ class ApplyError(ReconcilerError):
 
 class MissingExtraError(ReconcilerError):
     """A command needs an optional extra (``reconciler[verify]``, ...) that is not installed."""
+
+
+class ApplyInterrupted(ApplyError):
+    """A signal stopped apply; exits 128 + the signal's number (130 for SIGINT, 143 for
+    SIGTERM), like a shell reports a process killed by it."""
+
+    def __init__(self, message: str, *, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = EXIT_SIGNAL_BASE + signum

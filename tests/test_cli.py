@@ -243,7 +243,8 @@ def test_an_unowned_existing_store_is_adopted_by_a_patch(
     assert [w.split()[0] for w in writes(emulator)] == [
         "POST",
         "PATCH",
-    ]  # staging created, prod adopted
+        "PATCH",
+    ]  # staging created (and settled: the twin check's PATCH), prod adopted
     redis = stores(emulator)["payments/production/redis/Payments production"]
     assert OWNER in redis.tags  # type: ignore[attr-defined]
 

@@ -253,11 +253,16 @@ def seed(server: EmulatorServer) -> None:
 
 
 IDS = re.compile(r"[0-9a-f]{24}")
+RUN_IDS = re.compile(r"reconciler:pending:[0-9a-f]+")  # each run marks its creates with its id
 
 
 def writes(server: EmulatorServer) -> list[tuple[str, str, str]]:
     return [
-        (r.method, IDS.sub("<id>", r.path), IDS.sub("<id>", json.dumps(r.body, sort_keys=True)))
+        (
+            r.method,
+            IDS.sub("<id>", r.path),
+            RUN_IDS.sub("<run>", IDS.sub("<id>", json.dumps(r.body, sort_keys=True))),
+        )
         for r in server.state.requests
         if r.method != "GET"
     ]

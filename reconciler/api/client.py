@@ -30,6 +30,7 @@ from reconciler.api.retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     backoff,
+    create_made,
     patch_already_applied,
     rate_limit_wait,
 )
@@ -82,6 +83,7 @@ DEFAULT_USER_AGENT = f"reconciler/{__version__}"
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
+Body = Mapping[str, object]
 
 
 class _Adopted(Exception):
@@ -99,8 +101,8 @@ class Client:
 
     POST (create) is not idempotent: after an attempt fails with a 5xx or a transport error the
     store may or may not exist, so before retrying the client lists the stores and adopts one in
-    the same project/environment/integration with the requested ``name`` whose id is not in
-    ``known_ids`` (the ids that existed before). Only when there is none does it POST again.
+    the same project/environment/integration with the requested ``name`` and tags whose id is
+    not in ``known_ids`` (the ids that existed before). Only when there is none does it POST again.
 
     PATCH is retried as-is. If an earlier attempt was in fact applied, the retry's
     ``test /version`` op fails with 409; after such an ambiguous failure the client re-reads the
@@ -219,10 +221,10 @@ class Client:
         ``secrets``: more values error text must never show (besides secret-looking keys)."""
         path = store_path(project, environment, integration_key)
         req = ApiRequest("POST", path, address, dict(body), (*request_secrets(body), *secrets))
-        known, name = frozenset(known_ids), body.get("name")
+        known = frozenset(known_ids)
 
         def adopt_if_created() -> None:
-            found = self._find_created(project, environment, integration_key, name, known, address)
+            found = self._find_created(project, environment, integration_key, body, known, address)
             if found is not None:
                 raise _Adopted(found)
 
@@ -354,9 +356,9 @@ class Client:
         return rate_limit_wait(self._retry, response.headers, attempt, self._clock(), self._rng)
 
     def _find_created(
-        self, project: str, env: str, key: str, name: object, known: frozenset[str], address: str
+        self, project: str, env: str, key: str, body: Body, known: frozenset[str], address: str
     ) -> LiveStore | None:
-        """The store an ambiguous create made, if any: same slot and name, an unknown id."""
+        """The store an ambiguous create made, if any: same slot, name and tags, an unknown id."""
         try:
             stores = self.list_stores()
         except ApiError as exc:
@@ -364,7 +366,7 @@ class Client:
         new = [
             s
             for s in stores
-            if s.slot == (project, env, key) and s.id not in known and name in (None, s.name)
+            if s.slot == (project, env, key) and s.id not in known and create_made(s, body)
         ]
         if len(new) > 1:
             ids = ", ".join(sorted(s.id for s in new))

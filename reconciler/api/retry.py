@@ -101,3 +101,11 @@ def patch_already_applied(live: LiveStore, patch: Sequence[Mapping[str, object]]
             if observed[path] != wanted:
                 return False
     return True
+
+
+def create_made(store: LiveStore, body: Mapping[str, object]) -> bool:
+    """Whether ``store`` may be what the create ``body`` made: its name and every tag of the
+    body (a run-specific tag then tells one run's store from another's)."""
+    name, tags = body.get("name"), body.get("tags")
+    wanted = {str(t) for t in tags} if isinstance(tags, list | tuple) else set()
+    return name in (None, store.name) and wanted <= set(store.tags)

@@ -2,10 +2,13 @@
 
 Changes run in a fixed order of phases, creates first, then updates, then deletes (so a store
 is never removed before its replacement exists), each phase by address and up to
-``parallelism`` calls at a time. Secrets are revealed only here, in the request body about to
-be sent. The first failure stops the run (calls already in flight finish, nothing new starts):
-the ``ApplyError`` it raises lists which stores were changed, which failed and which were not
-started. A 409 from
+``parallelism`` calls at a time on daemon worker threads. Secrets are revealed only here, in the
+request body about to be sent. Every create goes through the twin protocol
+(``reconciler.apply.twins``), so racing runs leave one store per address. The first failure
+stops the run (calls already in flight finish, nothing new starts): the ``ApplyError`` it raises
+lists which stores were changed, which failed and which were not started. A signal (``Stop``)
+stops it the same way; the changes in flight get ``grace`` seconds (a second signal: none), and
+``ApplyInterrupted`` says what was changed, failed, not started or left in flight. A 409 from
 the ``test`` of ``/version`` means the store changed after the plan was made; it is reported as
 such and never retried blindly.
 """
@@ -14,20 +17,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, cast
 
 from reconciler.api.client import Client
+from reconciler.apply.interrupt import Stop
 from reconciler.apply.journal import Journal
-from reconciler.errors import ApplyError, ConflictError, PlanError, ReconcilerError
+from reconciler.apply.twins import DEFAULT_WAIT, Settled, Twins
+from reconciler.errors import (
+    ApplyError,
+    ApplyInterrupted,
+    ConflictError,
+    PlanError,
+    ReconcilerError,
+)
 from reconciler.model import LiveStore, Secret, reveal
 from reconciler.plan.changes import Change, Plan
 from reconciler.render.lists import LIST_LIMIT, summarise
 
 APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
+DEFAULT_GRACE = 30.0
+TICK = 0.05
 
-Status = Literal["done", "failed", "not started"]
+Status = Literal["done", "failed", "not started", "in flight"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +50,8 @@ class Outcome:
     status: Status
     store: LiveStore | None = None
     error: str | None = None
+    note: str = ""
+    """For a create: how its twins were resolved, when another run created one too."""
 
 
 def ordered(plan: Plan) -> list[Change]:
@@ -54,30 +68,114 @@ def execute(
     on_outcome: Callable[[Outcome], None] | None = None,
     live: Sequence[LiveStore] | None = None,
     journal: Journal | None = None,
+    stop: Stop | None = None,
+    grace: float = DEFAULT_GRACE,
+    twin_wait: float = DEFAULT_WAIT,
+    on_stop: Callable[[Stop], None] | None = None,
 ) -> list[Outcome]:
     """Execute every change of ``plan``, up to ``parallelism`` at a time within each phase
     (creates, then updates, then deletes); raise ``ApplyError`` once a change fails, after the
-    calls already in flight have finished. Nothing new starts after a failure.
+    calls already in flight have finished, or ``ApplyInterrupted`` once ``stop`` is requested.
+    Nothing new starts after either.
 
     ``live`` is the live state the plan was checked against; by default the stores the plan
     itself read. A create that may have been applied without an answer adopts only a store
-    that is not among them."""
+    that is not among them. ``on_stop`` is told once when a stop request is noticed."""
     todo = ordered(plan)
     log = journal or Journal(None)
+    halt = stop or Stop()
     log.write("start", changes=len(todo))
-    worker = _Worker(client, _known_ids(plan, live), log, on_outcome)
+    twins = Twins(client, owner_tag=plan.owner_tag, run=log.run, wait=twin_wait)
+    worker = _Worker(client, _known_ids(plan, live), log, on_outcome, twins, halt)
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for action in APPLY_ORDER:
-            phase = [c for c in todo if c.action == action]
-            outcomes.extend(pool.map(worker.work, phase))  # results in plan order
+    for action in APPLY_ORDER:
+        phase = [c for c in todo if c.action == action]
+        outcomes.extend(_run_phase(phase, worker, max(1, parallelism), halt, grace, on_stop))
     failures = [o for o in outcomes if o.status == "failed"]
+    if halt.requested:
+        log.write(
+            "interrupted",
+            signal=halt.name,
+            changed=_addresses(outcomes, "done"),
+            failed=_addresses(outcomes, "failed"),
+            not_started=_addresses(outcomes, "not started"),
+            in_flight=_addresses(outcomes, "in flight"),
+        )
+        head = f"apply interrupted by {halt.name}"
+        if any(o.status == "in flight" for o in outcomes):
+            head += f"; changes still in flight were abandoned ({_why(halt, grace)})"
+        raise ApplyInterrupted(_report(outcomes, head), signum=halt.signum or 0)
     if failures:
         not_started = [o.change for o in outcomes if o.status == "not started"]
         log.write("stopped", not_started=[str(c.address) for c in not_started])
-        raise ApplyError(_report(outcomes, failures))
+        head = f"apply stopped: {failures[0].error}"
+        raise ApplyError(_report(outcomes, head, failures[1:]))
     log.write("finished", done=len(outcomes))
     return outcomes
+
+
+def _addresses(outcomes: list[Outcome], status: Status) -> list[str]:
+    return [str(o.change.address) for o in outcomes if o.status == status]
+
+
+def _why(stop: Stop, grace: float) -> str:
+    return "a second signal" if stop.aborted else f"not finished {grace:g}s after the signal"
+
+
+def _run_phase(
+    phase: list[Change],
+    worker: _Worker,
+    parallelism: int,
+    stop: Stop,
+    grace: float,
+    on_stop: Callable[[Stop], None] | None,
+) -> list[Outcome]:
+    """Run one phase on daemon threads, results in plan order. After a stop request the
+    changes still running get ``grace`` seconds (none after a second signal); those that have
+    not finished then are reported "in flight" and left behind (daemon threads do not hold
+    up the process's exit)."""
+    results: list[Outcome | None] = [None] * len(phase)
+    crashed: list[BaseException] = []
+    started: set[int] = set()
+    queue = iter(list(enumerate(phase)))
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while True:
+            with lock:
+                item = next(queue, None)
+                if item is not None:
+                    started.add(item[0])
+            if item is None:
+                return
+            try:
+                results[item[0]] = worker.work(item[1])
+            except BaseException as error:  # a bug: surface it on the main thread
+                crashed.append(error)
+                worker.failed.set()
+
+    threads = [
+        threading.Thread(target=loop, name=f"apply-{i}", daemon=True)
+        for i in range(min(parallelism, len(phase)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            if stop.requested and on_stop is not None and not stop.noticed:
+                stop.noticed = True
+                on_stop(stop)
+            if stop.aborted or (stop.requested and stop.grace_over(grace)):
+                break
+            thread.join(TICK)
+    if crashed:
+        raise crashed[0]
+    with lock:
+        running = set(started)
+    return [
+        o if o is not None else Outcome(c, "in flight" if i in running else "not started")
+        for i, (c, o) in enumerate(zip(phase, results, strict=True))
+    ]
 
 
 def _known_ids(
@@ -94,7 +192,8 @@ def _known_ids(
 
 
 class _Worker:
-    """Runs one change at a time on a pool thread; after a failure nothing new starts."""
+    """Runs one change at a time on a worker thread; after a failure or a stop request
+    nothing new starts."""
 
     def __init__(
         self,
@@ -102,17 +201,20 @@ class _Worker:
         live_ids: dict[tuple[str, str, str], set[str]],
         log: Journal,
         on_outcome: Callable[[Outcome], None] | None,
+        twins: Twins,
+        stop: Stop,
     ) -> None:
         self.client, self.live_ids, self.log, self.on_outcome = client, live_ids, log, on_outcome
+        self.twins, self.stop = twins, stop
         self.failed = threading.Event()
         self.report_lock = threading.Lock()
 
     def work(self, change: Change) -> Outcome:
-        if self.failed.is_set():
+        if self.failed.is_set() or self.stop.requested:
             return Outcome(change, "not started")
         self.log.change("request", change)
         try:
-            store = _run(change, self.client, self.live_ids)
+            store, settled = self._run(change)
         except ReconcilerError as error:
             self.failed.set()
             message = str(error)
@@ -124,28 +226,38 @@ class _Worker:
             self.log.change("failed", change, error=message)
             return Outcome(change, "failed", error=message)
         new_id, new_version = (store.id, store.version) if store else (None, None)
-        self.log.change("done", change, new_id=new_id, new_version=new_version)
-        outcome = Outcome(change, "done", store=store)
+        extra: dict[str, object] = {}
+        if settled is not None and settled.winner is not None:
+            extra = {"note": settled.note, "removed_id": settled.removed, "winner": settled.winner}
+        self.log.change("done", change, new_id=new_id, new_version=new_version, **extra)
+        note = settled.note if settled is not None and settled.winner is not None else ""
+        outcome = Outcome(change, "done", store=store, note=note)
         if self.on_outcome is not None:
             with self.report_lock:
                 self.on_outcome(outcome)
         return outcome
 
-
-def _run(
-    change: Change, client: Client, live_ids: dict[tuple[str, str, str], set[str]]
-) -> LiveStore | None:
-    address = str(change.address)
-    project, environment, key = change.address.slot
-    if change.action == "create":
+    def _run(self, change: Change) -> tuple[LiveStore | None, Settled | None]:
+        address = str(change.address)
+        if change.action != "create":
+            return _run(change, self.client), None
+        project, environment, key = change.address.slot
         body = reveal(change.body)
         if not isinstance(body, dict):
             raise PlanError(f"{address}: a create must carry its request body")
-        return client.create_store(
-            project, environment, key, body, address=address,
-            known_ids=frozenset(live_ids.get(change.address.slot, set())),
+        created = self.client.create_store(
+            project, environment, key, self.twins.pending_body(body), address=address,
+            known_ids=frozenset(self.live_ids.get(change.address.slot, set())),
             secrets=_secret_values(change.body),
         )  # fmt: skip
+        settled = self.twins.settle(address, created)
+        return settled.store, settled
+
+
+def _run(change: Change, client: Client) -> LiveStore | None:
+    """An update or a delete."""
+    address = str(change.address)
+    project, environment, key = change.address.slot
     if change.id is None:
         raise PlanError(f"{address}: an {change.action} must name the live store's id")
     if change.action == "update":
@@ -168,19 +280,21 @@ def _secret_values(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _report(outcomes: list[Outcome], failures: list[Outcome]) -> str:
+def _report(outcomes: list[Outcome], head: str, more: Sequence[Outcome] = ()) -> str:
     """What was done and what was not; long lists name the first few and count the rest."""
 
     def names(status: Status) -> str:
         return summarise([_label(o.change) for o in outcomes if o.status == status])
 
-    lines = [f"apply stopped: {failures[0].error}"]
-    lines += [f"  also failed: {o.error}" for o in failures[1 : 1 + LIST_LIMIT]]
-    if len(failures) > 1 + LIST_LIMIT:
-        lines.append(f"  also failed: … and {len(failures) - 1 - LIST_LIMIT} more")
+    lines = [head]
+    lines += [f"  also failed: {o.error}" for o in more[:LIST_LIMIT]]
+    if len(more) > LIST_LIMIT:
+        lines.append(f"  also failed: … and {len(more) - LIST_LIMIT} more")
     lines.append("  changed:     " + names("done"))
     lines.append("  failed:      " + names("failed"))
     lines.append("  not started: " + names("not started"))
+    if any(o.status == "in flight" for o in outcomes):
+        lines.append("  in flight:   " + names("in flight") + " (outcome unknown: run plan)")
     return "\n".join(lines)
 
 

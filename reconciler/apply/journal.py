@@ -56,6 +56,8 @@ class Journal:
             return
         line = {"ts": round(self._clock(), 3), "run": self.run, "event": event, **fields}
         with self._lock:
+            if self._file is None:
+                return
             self._file.write(json.dumps(line, sort_keys=True) + "\n")
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -74,6 +76,7 @@ class Journal:
         )
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:  # a worker abandoned after an interruption may still be writing
+            if self._file is not None:
+                self._file.close()
+                self._file = None

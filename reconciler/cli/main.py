@@ -11,13 +11,20 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn, TextIO
 
 from reconciler import escape
 from reconciler.cli.parser import build_parser
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_SIGNAL_BASE,
+    ReconcilerError,
+)
 
 log = logging.getLogger("reconciler")
 
@@ -50,7 +57,7 @@ def main(
         return error.exit_code
     except KeyboardInterrupt:
         err.write("interrupted\n")
-        return EXIT_ERROR
+        return EXIT_SIGNAL_BASE + signal.SIGINT
     except SystemExit as exit_:  # --help and --version
         return EXIT_OK if exit_.code in (0, None) else EXIT_ERROR
 

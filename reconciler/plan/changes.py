@@ -26,6 +26,14 @@ Action = Literal["create", "update", "delete", "no-op"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "no-op")
 SecretState = Literal["verified", "unverifiable", "changed"]
 
+PENDING_PREFIX = "reconciler:pending:"
+"""A store created by a run still checking it for twins carries ``PENDING_PREFIX + run id``
+(``reconciler.apply.twins``); plans neither diff nor delete that tag."""
+
+
+def is_pending(tags: tuple[str, ...] | list[str]) -> bool:
+    return any(tag.startswith(PENDING_PREFIX) for tag in tags)
+
 
 @dataclass(frozen=True, slots=True)
 class SecretCheck:

@@ -35,12 +35,14 @@ from reconciler.model import (
     Secret,
 )
 from reconciler.plan.changes import (
+    PENDING_PREFIX,
     PROTECT_TAG,
     Change,
     Plan,
     SecretCheck,
     SecretState,
     Unmanaged,
+    is_pending,
 )
 from reconciler.plan.normalise import desired_config, field_specs, live_config, tag_set, with_owner
 
@@ -71,7 +73,8 @@ def build_plan(
     unmanaged: list[Unmanaged] = []
     problems: list[str] = []
     for slot in sorted(set(declared) | set(existing)):
-        wanted, found = declared.get(slot, []), existing.get(slot, [])
+        wanted, (found, resolving) = declared.get(slot, []), _settled(existing.get(slot, []))
+        unmanaged += [Unmanaged(Address(*slot, t.name), t.id, t) for t in resolving]
         named = len(wanted) > 1 or len(found) > 1
         pairs, extra_live = _match(wanted, found, problems)
         for want, have in pairs:
@@ -102,6 +105,25 @@ def build_plan(
         live_by_project=by_project,
         safety=dict(desired.projects),
     )
+
+
+def _settled(found: list[LiveStore]) -> tuple[list[LiveStore], list[LiveStore]]:
+    """The stores of one slot, and apart the twins a concurrent ``apply`` is resolving right
+    now (or a dead one left behind): of several stores sharing a name, the pending ones
+    (``PENDING_PREFIX``) when a settled one exists, else all but the lowest id. They are
+    neither matched nor deleted, only shown as unmanaged."""
+    by_name: dict[str, list[LiveStore]] = defaultdict(list)
+    for have in found:
+        by_name[have.name].append(have)
+    drop: set[str] = set()
+    for group in by_name.values():
+        pending = [s for s in group if is_pending(s.tags)]
+        if len(group) < 2 or not pending:
+            continue
+        settled = [s for s in group if not is_pending(s.tags)]
+        keep = {s.id for s in settled} if settled else {min(s.id for s in pending)}
+        drop |= {s.id for s in pending if s.id not in keep}
+    return [s for s in found if s.id not in drop], [s for s in found if s.id in drop]
 
 
 def _match(
@@ -228,10 +250,11 @@ def _diff(
     rules = _Rules(want.ignore, today)
     name = want.name if want.name == have.name or not rules.ignores("name") else have.name
     on = want.on if want.on == have.on or not rules.ignores("on") else have.on
-    if _user_tags(tags, owner) != _user_tags(have.tags, owner) and rules.ignores("tags"):
+    have_tags = tuple(t for t in have.tags if not t.startswith(PENDING_PREFIX))
+    if _user_tags(tags, owner) != _user_tags(have_tags, owner) and rules.ignores("tags"):
         # an ignore rule accepts drift in the user's tags only: the reserved tags still count
-        tags = (*(t for t in have.tags if t not in (owner, PROTECT_TAG)), *_reserved(want, owner))
-    tags_differ = tag_set(tags) != tag_set(have.tags)
+        tags = (*(t for t in have_tags if t not in (owner, PROTECT_TAG)), *_reserved(want, owner))
+    tags_differ = tag_set(tags) != tag_set(have_tags)
     live_cfg = live_config(want.integration_key, have.config or {})
     changed_keys, secrets = _compare_config(want.integration_key, config, live_cfg)
     accepted = {

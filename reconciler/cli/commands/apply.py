@@ -1,6 +1,7 @@
 """``reconciler apply``: plan (or restore a saved plan), check safety, confirm, execute, wait.
 
 Progress goes to stderr, one line per store for small plans; every request is journalled.
+SIGINT and SIGTERM during execution stop it cleanly (``reconciler.apply.interrupt``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from pathlib import Path
 from reconciler import escape
 from reconciler.api.client import Client, settings_from_env
 from reconciler.apply import savedplan
-from reconciler.apply.executor import Outcome, execute
+from reconciler.apply.executor import DEFAULT_GRACE, Outcome, execute
 from reconciler.apply.health import Waited, wait_healthy
+from reconciler.apply.interrupt import Stop, catch_signals
 from reconciler.apply.journal import Journal
 from reconciler.apply.savedplan import PlanFlags
 from reconciler.cli.commands.base import IO
@@ -58,6 +60,9 @@ def main(args: argparse.Namespace, io: IO) -> int:
             _confirm(io)
         outcomes = _execute(plan_, client, live, args, io)
         counts = Counter(o.change.action for o in outcomes)
+        for outcome in outcomes:
+            if outcome.note:
+                io.stdout.write(f"{outcome.change.address}: {outcome.note}\n")
         io.stdout.write(
             f"Apply complete: {counts['create']} created, {counts['update']} updated, "
             f"{counts['delete']} deleted.\n"
@@ -135,13 +140,20 @@ def _execute(
             line = f"{change.address}: {change.action} done (id {ident}{version})"
             io.stderr.write(escape.text(line) + "\n")
 
+    def stopping(stop: Stop) -> None:
+        io.stderr.write(
+            f"{stop.name}: starting nothing new; waiting up to {DEFAULT_GRACE:g}s for the "
+            "requests in flight (send it again to stop at once)\n"
+        )
+
     path = args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
     journal = Journal(None if args.no_journal else path)
     try:
-        return execute(
-            plan_, client, parallelism=args.parallelism, on_outcome=report, live=live,
-            journal=journal,
-        )  # fmt: skip
+        with catch_signals(Stop()) as stop:
+            return execute(
+                plan_, client, parallelism=args.parallelism, on_outcome=report, live=live,
+                journal=journal, stop=stop, on_stop=stopping,
+            )  # fmt: skip
     finally:
         journal.close()
 
