@@ -34,6 +34,7 @@ from reconciler.integrations import (
     ConfigField,
     fields_by_key,
 )
+from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.rules import (
     ANY_FIELD,
     check_config_value,
@@ -51,7 +52,7 @@ from reconciler.manifest.safety import (
     check_ignore_rule,
     ignore_fields,
 )
-from reconciler.manifest.sources import manifest_files, validator
+from reconciler.manifest.sources import manifest_files, manifest_text, tree_problem, validator
 from reconciler.manifest.yamlpos import Document, Path, load_documents
 from reconciler.model import (
     Address,
@@ -74,36 +75,42 @@ class LoadResult:
     files: tuple[str, ...]
 
 
-def load_manifests(paths: Sequence[str | FsPath], *, env: Mapping[str, str]) -> LoadResult:
-    """Read, interpolate and validate every manifest under ``paths``.
+def load_manifests(
+    paths: Sequence[str | FsPath], *, env: Mapping[str, str], limits: Limits = DEFAULT_LIMITS
+) -> LoadResult:
+    """Read, interpolate and validate every manifest under ``paths``, within ``limits``.
 
-    Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
+    Raises ``ManifestError`` carrying every problem of every file when anything is invalid
+    (checking stops after ``limits.max_problems``).
     """
-    run = _Run(env)
+    run = _Run(env, limits)
     files = manifest_files(paths, run.problems)
-    for display, path in files:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            run.problem(Location(display, 1, 1), "file is not UTF-8 text")
+    too_much = tree_problem(files, limits.max_tree_bytes)
+    if too_much is not None:  # from stat alone: nothing has been read
+        run.problem(Location(str(paths[0]) if paths else ".", 1, 1), too_much)
+        files = []
+    for file in files:
+        if run.full:
+            break
+        text, problem = manifest_text(file, limits.max_file_bytes)
+        if text is None:
+            run.problem(Location(file.display, 1, 1), str(problem))
             continue
-        except OSError as exc:
-            run.problem(Location(display, 1, 1), f"cannot read file: {exc.strerror}")
-            continue
-        docs, problems = load_documents(text, display)
+        docs, problems = load_documents(text, file.display, limits)
         run.problems.extend(problems)
         if not docs and not problems:
-            run.warnings.append(f"{display}:1:1: file holds no YAML documents")
+            run.warnings.append(f"{file.display}:1:1: file holds no YAML documents")
         for doc in docs:
-            _DocumentCheck(run, doc).check()
+            if not run.full:
+                _DocumentCheck(run, doc).check()
     run.check_duplicates()
     if run.problems:
-        raise ManifestError(list(dict.fromkeys(run.problems)))
+        raise ManifestError(list(dict.fromkeys(run.problems)), stopped=run.full)
     state = DesiredState(stores=tuple(run.stores), projects=run.settings.settings())
     return LoadResult(
         state=state,
         warnings=tuple(dict.fromkeys(run.warnings)),
-        files=tuple(display for display, _ in files),
+        files=tuple(file.display for file in files),
     )
 
 
@@ -119,6 +126,7 @@ class _Declared:
 @dataclass(slots=True)
 class _Run:
     env: Mapping[str, str]
+    limits: Limits = DEFAULT_LIMITS
     problems: list[ManifestProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stores: list[DesiredStore] = field(default_factory=list)
@@ -127,6 +135,11 @@ class _Run:
 
     def problem(self, where: Location, message: str) -> None:
         self.problems.append(ManifestProblem(where.file, where.line, where.column, message))
+
+    @property
+    def full(self) -> bool:
+        """Enough problems gathered: checking stops (a huge broken file stays cheap)."""
+        return len(self.problems) >= self.limits.max_problems
 
     def declare(self, project: str, setting: str, value: bool | float, where: Location) -> None:
         """A project setting (``prune``, ``safety.*``) that must agree across documents."""
@@ -165,6 +178,8 @@ class _DocumentCheck:
     def check(self) -> None:
         self.doc.data = self._interpolate(self.doc.data, ())
         for error in validator().iter_errors(self.doc.data):
+            if self.run.full:
+                break
             self._schema_problem(error)
         data = self.doc.data
         if not isinstance(data, dict):
@@ -186,7 +201,7 @@ class _DocumentCheck:
         stores = data.get("stores")
         if isinstance(stores, list):
             for i, store in enumerate(stores):
-                if isinstance(store, dict):
+                if isinstance(store, dict) and not self.run.full:
                     self._store(project, defaults, base_config, base_ignore, store, ("stores", i))
 
     def _project_settings(self, project: str, data: dict[str, Any]) -> None:
