@@ -13,6 +13,7 @@ from typing import NoReturn, TypeAlias
 from reconciler import __version__
 from reconciler.emulator.cli import add_arguments as add_emulator_arguments
 from reconciler.errors import UsageError
+from reconciler.manifest.limits import DEFAULT_LIMITS, parse_size
 from reconciler.model import DEFAULT_OWNER_TAG
 
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = sub.add_parser("validate", help="parse and validate manifests; no network")
     paths(p)
+    manifest_limits(p)
     for add in (_plan, _apply, _drift, _export, _verify, _emulator):
         add(sub)
     return parser
@@ -44,6 +46,18 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 def paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories")
+
+
+def manifest_limits(p: argparse.ArgumentParser) -> None:
+    """The size limits of manifest loading (README "Limits"); both checked before reading."""
+    p.add_argument(
+        "--max-file-size", type=_size, default=DEFAULT_LIMITS.max_file_bytes, metavar="SIZE",
+        help="refuse a manifest file larger than this (default 5MiB; units KiB, MiB, GiB)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-tree-size", type=_size, default=DEFAULT_LIMITS.max_tree_bytes, metavar="SIZE",
+        help="refuse manifests larger than this together (default 50MiB)",
+    )  # fmt: skip
 
 
 def connection(p: argparse.ArgumentParser) -> None:
@@ -63,6 +77,7 @@ def output(p: argparse.ArgumentParser) -> None:
 def _plan(sub: Subparsers) -> None:
     p = sub.add_parser("plan", help="show what apply would change")
     paths(p)
+    manifest_limits(p)
     connection(p)
     output(p)
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
@@ -73,6 +88,7 @@ def _apply(sub: Subparsers) -> None:
     p = sub.add_parser("apply", help="plan, then execute the changes")
     p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
     p.add_argument("--plan", metavar="FILE", help="execute a plan saved by 'plan --out'")
+    manifest_limits(p)
     connection(p)
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
@@ -94,6 +110,7 @@ def _apply(sub: Subparsers) -> None:
 def _drift(sub: Subparsers) -> None:
     p = sub.add_parser("drift", help="report every difference; exit 2 on drift")
     paths(p)
+    manifest_limits(p)
     connection(p)
     output(p)
     p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
@@ -113,6 +130,7 @@ def _export(sub: Subparsers) -> None:
 def _verify(sub: Subparsers) -> None:
     p = sub.add_parser("verify", help="check the declared stores themselves (Redis, DynamoDB)")
     paths(p)
+    manifest_limits(p)
     p.add_argument(
         "--client-side-id", action="append", default=[], metavar="PROJECT/ENV=ID",
         help="an environment's client-side ID: the key prefix LaunchDarkly writes under"
@@ -129,6 +147,13 @@ def _verify(sub: Subparsers) -> None:
 def _emulator(sub: Subparsers) -> None:
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     add_emulator_arguments(p)
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> int:

@@ -15,7 +15,7 @@ from reconciler.apply.executor import Outcome, execute
 from reconciler.apply.health import Waited, wait_healthy
 from reconciler.apply.journal import Journal
 from reconciler.cli.commands.base import IO
-from reconciler.cli.commands.common import client_for, colour, load, read
+from reconciler.cli.commands.common import client_for, colour, limits_of, load, read
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
 from reconciler.manifest.load import load_manifests
 from reconciler.model import LiveStore
@@ -66,7 +66,7 @@ def _saved(
     except OSError as error:
         raise ConfigError(f"cannot read {args.plan}: {error.strerror}") from None
     document = savedplan.parse(text, path=args.plan)
-    loaded = load_manifests(savedplan.manifests_of(document), env=io.env)
+    loaded = load_manifests(savedplan.manifests_of(document), env=io.env, limits=limits_of(args))
     live = [s for s in client.list_stores() if s.project in loaded.state.projects]
     plan_, warnings = savedplan.restore(
         document, path=args.plan, api_host=api_host, desired=loaded.state, live=live, env=io.env
