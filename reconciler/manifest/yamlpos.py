@@ -300,7 +300,8 @@ def _load(
         if reread:
             raise _Unparsable from exc
         what = "nesting too deep" if isinstance(exc, RecursionError) else "an invalid escape"
-        problems.append(ManifestProblem(file, 1, 1, f"invalid YAML: {what}"))
+        line, column = (loader.line + 1, loader.column + 1) if loader is not None else (1, 1)
+        problems.append(ManifestProblem(file, line, column, f"invalid YAML: {what}"))
         return docs, problems, True
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
