@@ -51,9 +51,8 @@ def parse_size(text: str) -> int:
 
 
 def format_size(size: int) -> str:
-    """``5 MiB``, ``300 KiB``, ``17 bytes``: exact when whole, else one decimal."""
+    """``5 MiB``, ``300 KiB`` when whole, else exact: ``5,242,881 bytes``."""
     for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
-        if size >= unit:
-            whole, rest = divmod(size, unit)
-            return f"{whole} {name}" if rest == 0 else f"{size / unit:.1f} {name}"
-    return f"{size} byte{'s' if size != 1 else ''}"
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size:,} byte{'s' if size != 1 else ''}"

@@ -169,7 +169,7 @@ class _DocumentCheck:
         self.doc = doc
         self.env_refs: dict[Path, tuple[str, ...]] = {}  # paths whose value used ${...}
         self.schema_paths: set[Path] = set()  # paths that have a schema error
-        self.broken: set[Path] = set()  # paths with an unresolvable ${...}, already reported
+        self.broken: set[Path] = set(doc.refused)  # paths already reported: ${...}, YAML
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> None:
         where = self.doc.key_location(path) if at_key else self.doc.location(path)

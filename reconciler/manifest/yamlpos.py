@@ -27,6 +27,7 @@ from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.yamlcheck import (
     FLOAT_TAG,
     INT_TAG,
+    STR_TAG,
     MergeProblem,
     Merger,
     collection_problem,
@@ -40,6 +41,7 @@ Path = tuple[PathPart, ...]
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULL_TAG = "tag:yaml.org,2002:null"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _NUMBER_TAGS = frozenset((INT_TAG, FLOAT_TAG))
 _STRICT_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
@@ -73,6 +75,8 @@ class Document:
     data: object
     values: dict[Path, Location] = field(default_factory=dict)
     keys: dict[Path, Location] = field(default_factory=dict)
+    refused: set[Path] = field(default_factory=set)
+    """Paths whose value the loader refused (already reported; loaded as None)."""
 
     def location(self, path: Path) -> Location:
         """Where the value at ``path`` was written; for a missing value, its nearest parent."""
@@ -139,21 +143,18 @@ class _Builder:
         where = _where(self.doc.file, node)
         self.doc.values[path] = where
         if len(path) >= self.limits.max_depth:
-            self.problem(where, f"nesting deeper than {self.limits.max_depth} levels")
-            return None
+            return self.refuse(path, where, f"nesting deeper than {self.limits.max_depth} levels")
         if isinstance(node, ScalarNode):
-            return self._scalar(node, where)
+            return self._scalar(node, path, where)
         if not isinstance(node, MappingNode | SequenceNode):
             return None  # composers make no other kind of node
         problem = collection_problem(node, tags=self.scan.tags)
         if problem is not None:
-            self.problem(where, f"invalid YAML value: {problem}")
-            return None
+            return self.refuse(path, where, f"invalid YAML value: {problem}")
         if not self.scan.aliases:
             return self._collection(node, path)
         if id(node) in self.active:
-            self.problem(where, "recursive alias: the value contains itself")
-            return None
+            return self.refuse(path, where, "recursive alias: the value contains itself")
         self.active.add(id(node))
         try:
             return self._collection(node, path)
@@ -178,27 +179,38 @@ class _Builder:
                 " values; write the values out instead of aliasing them",
             )
 
-    def _scalar(self, node: ScalarNode, where: Location) -> object:
+    def refuse(self, path: Path, where: Location, message: str) -> object:
+        """Report a value the loader will not build; it loads as None, marked refused."""
+        self.problem(where, message)
+        self.doc.refused.add(path)
+        return None
+
+    def _scalar(self, node: ScalarNode, path: Path, where: Location) -> object:
         if self.scan.aliases:
             self._count(node, where)
         if self.scan.tags or node.style == '"' or node.tag in _NUMBER_TAGS:
             problem = scalar_problem(self.loader, node, tags=self.scan.tags)
             if problem is not None:
-                self.problem(where, f"invalid YAML value: {problem}")
-                return None
+                return self.refuse(path, where, f"invalid YAML value: {problem}")
+        tag = node.tag
+        if tag == STR_TAG:  # the common tags directly: PyYAML's constructors cost far more
+            return node.value
+        if tag == INT_TAG:
+            return int(node.value)  # plain decimal: scalar_problem refused the rest
+        if tag == _BOOL_TAG:
+            return node.value.lower() == "true"  # only true/false resolve to bool
+        if tag == _NULL_TAG:
+            return None
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            self.problem(where, f"invalid YAML value: {exc.problem}")
-            return None
+            return self.refuse(path, where, f"invalid YAML value: {exc.problem}")
         except ValueError:  # a timestamp that is no calendar date (2026-02-30): keep its text
             if node.tag == _TIMESTAMP_TAG:
                 return str(node.value)
-            self.problem(where, "invalid YAML value")
-            return None
+            return self.refuse(path, where, "invalid YAML value")
         except (ArithmeticError, LookupError, TypeError, AttributeError):
-            self.problem(where, "invalid YAML value")  # PyYAML's constructors, on odd input
-            return None
+            return self.refuse(path, where, "invalid YAML value")  # odd input, PyYAML's crash
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, object]:
         inherited = 0
