@@ -264,7 +264,13 @@ def load_documents(
     ``limits`` (nesting, aliases) is one problem and is not returned.
     """
     docs, problems, broken = _load(_FastLoader, text, file, limits)
-    if broken and _FastLoader is not _PureLoader and len(text) <= PURE_REREAD_MAX_CHARS:
+    deep = broken and "maximum nesting depth" in problems[-1].message  # too deep for it too
+    if (
+        broken
+        and not deep
+        and _FastLoader is not _PureLoader
+        and len(text) <= PURE_REREAD_MAX_CHARS
+    ):
         try:
             reread = _load(_PureLoader, text, file, limits, reread=True)
         except _Unparsable:  # too deep for it, or an escape it cannot turn into text
