@@ -1,7 +1,7 @@
 """Manifests to desired state: find the files, parse, interpolate, validate, remember positions.
 
-``load_manifests`` reads every ``*.yaml``/``*.yml`` file under the given paths (directories are
-walked recursively, hidden files and directories skipped, files sorted) and turns each document
+``load_manifests`` reads every ``*.yaml``/``*.yml`` file under the given paths (see ``sources``;
+sizes, nesting and aliases within ``limits``) and turns each document
 into ``DesiredStore`` values (SPEC §1). It works in passes over each document: ``${VAR}``
 interpolation (``$${`` is a literal ``${``); the shipped JSON Schema
 (``schema/manifest.schema.json``) for shape and types; the rules of
@@ -52,7 +52,7 @@ from reconciler.manifest.safety import (
     check_ignore_rule,
     ignore_fields,
 )
-from reconciler.manifest.sources import manifest_files, manifest_text, tree_problem, validator
+from reconciler.manifest.sources import manifest_files, manifest_texts, validator
 from reconciler.manifest.yamlpos import Document, Path, load_documents
 from reconciler.model import (
     Address,
@@ -78,28 +78,17 @@ class LoadResult:
 def load_manifests(
     paths: Sequence[str | FsPath], *, env: Mapping[str, str], limits: Limits = DEFAULT_LIMITS
 ) -> LoadResult:
-    """Read, interpolate and validate every manifest under ``paths``, within ``limits``.
-
-    Raises ``ManifestError`` carrying every problem of every file when anything is invalid
-    (checking stops after ``limits.max_problems``).
-    """
+    """Read, interpolate and validate every manifest under ``paths``, within ``limits``; raises
+    ``ManifestError`` with every problem found (checking stops after ``limits.max_problems``)."""
     run = _Run(env, limits)
     files = manifest_files(paths, run.problems)
-    too_much = tree_problem(files, limits.max_tree_bytes)
-    if too_much is not None:  # from stat alone: nothing has been read
-        run.problem(Location(str(paths[0]) if paths else ".", 1, 1), too_much)
-        files = []
-    for file in files:
+    for display, text in manifest_texts(paths, files, limits, run.problems):
         if run.full:
             break
-        text, problem = manifest_text(file, limits.max_file_bytes)
-        if text is None:
-            run.problem(Location(file.display, 1, 1), str(problem))
-            continue
-        docs, problems = load_documents(text, file.display, limits)
+        docs, problems = load_documents(text, display, limits)
         run.problems.extend(problems)
         if not docs and not problems:
-            run.warnings.append(f"{file.display}:1:1: file holds no YAML documents")
+            run.warnings.append(f"{display}:1:1: file holds no YAML documents")
         for doc in docs:
             if not run.full:
                 _DocumentCheck(run, doc).check()

@@ -18,7 +18,7 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -28,7 +28,7 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import ManifestProblem
-from reconciler.manifest.limits import format_size
+from reconciler.manifest.limits import Limits, format_size
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -197,12 +197,25 @@ def manifest_text(file: ManifestFile, limit: int) -> tuple[str | None, str | Non
         return None, "file is not UTF-8 text"
 
 
-def tree_problem(files: Sequence[ManifestFile], limit: int) -> str | None:
-    """Why the files together are too many bytes to read, or None."""
+def manifest_texts(
+    paths: Sequence[str | FsPath],
+    files: Sequence[ManifestFile],
+    limits: Limits,
+    problems: list[ManifestProblem],
+) -> Iterator[tuple[str, str]]:
+    """(display name, text) of each file that can be read; a problem for each that cannot.
+    Files over ``limits.max_tree_bytes`` together are one problem, and none is read."""
     total = sum(file.size for file in files)
-    if total <= limit:
-        return None
-    return (
-        f"the manifests total {format_size(total)} in {len(files)} files, over the"
-        f" {format_size(limit)} limit (raise it with --max-tree-size)"
-    )
+    if total > limits.max_tree_bytes:
+        message = (
+            f"the manifests total {format_size(total)} in {len(files)} files, over the"
+            f" {format_size(limits.max_tree_bytes)} limit (raise it with --max-tree-size)"
+        )
+        problems.append(ManifestProblem(str(paths[0]), 1, 1, message))
+        return
+    for file in files:
+        text, problem = manifest_text(file, limits.max_file_bytes)
+        if text is None:
+            problems.append(ManifestProblem(file.display, 1, 1, str(problem)))
+        else:
+            yield file.display, text
