@@ -11,6 +11,7 @@ import pytest
 from reconciler.errors import ManifestError
 from reconciler.manifest.limits import MIB, Limits
 from reconciler.manifest.load import LoadResult, load_manifests
+from reconciler.manifest.sources import ManifestFile, manifest_text, read_manifest
 
 STORE = """\
 project: {project}
@@ -175,3 +176,29 @@ def test_the_tree_size_limit_is_a_setting(tmp_path: Path) -> None:
     assert len(load(tmp_path).state.stores) == 2
     (problem,) = problems_of(tmp_path, limits=Limits(max_tree_bytes=200))
     assert "over the 200 bytes limit (raise it with --max-tree-size)" in problem
+
+
+def test_reading_a_fifo_swapped_in_after_the_listing_does_not_block(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    os.mkfifo(path)  # found as a regular file a moment ago: the read itself must refuse it
+
+    assert read_manifest(str(path), 100) == (
+        None,
+        "not a regular file (a FIFO); manifests must be regular files",
+    )
+
+
+def test_a_file_that_grew_past_the_limit_since_it_was_listed_is_not_read_past_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "grows.yaml"
+    path.write_text("x" * 5000, "utf-8")
+    listed = ManifestFile(str(path), size=10)  # what stat said before it grew
+
+    text, problem = manifest_text(listed, limit=100)
+
+    assert text is None
+    assert problem == (
+        "file is 5,000 bytes, over the 100 bytes limit for one manifest (raise it with"
+        " --max-file-size)"
+    )

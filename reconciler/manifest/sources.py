@@ -89,7 +89,7 @@ def _walk(
         folder, ancestors = stack.pop()
         try:
             with os.scandir(folder) as entries:
-                names = sorted(entry.name for entry in entries if not entry.name.startswith("."))
+                names = sorted(entry.name for entry in entries if _worth_a_look(entry))
         except OSError as exc:
             problems.append(
                 ManifestProblem(folder, 1, 1, _os_message(exc, "cannot read directory"))
@@ -112,6 +112,19 @@ def _walk(
                 found.setdefault(key, ManifestFile(path, entry.st_size))
             elif manifest:
                 problems.append(ManifestProblem(path, 1, 1, _not_regular(entry.st_mode)))
+
+
+def _worth_a_look(entry: os.DirEntry[str]) -> bool:
+    """Not hidden, and a manifest, a directory or a link (which may lead to either). Plain other
+    files are passed over without a ``stat`` (the directory listing says what they are)."""
+    if entry.name.startswith("."):
+        return False
+    if entry.name.lower().endswith(MANIFEST_SUFFIXES):
+        return True
+    try:
+        return entry.is_symlink() or entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return True
 
 
 def _stat(
