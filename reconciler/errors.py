@@ -69,7 +69,7 @@ class ManifestError(ReconcilerError):
         if count > MAX_SHOWN_PROBLEMS:
             lines.append(f"  ... and {count - MAX_SHOWN_PROBLEMS} more")
         if stopped:
-            lines.append(f"  checking stopped after {count} problems; fix these and run again")
+            lines.append("  checking stopped early; fix these and run again")
         super().__init__("\n".join(lines))
 
 

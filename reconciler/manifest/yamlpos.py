@@ -11,7 +11,12 @@ repeated key reported as a problem instead of the last one silently winning. Tim
 ``datetime.date``/``datetime.datetime``; one that is no calendar date (``2026-02-30``) stays its
 source text, so the validator can say what is wrong with it. Parsing uses libyaml when PyYAML
 has it (several times faster, same nodes and marks) and the pure-Python parser otherwise, or to
-word the problem when a file is malformed.
+word the problem when a small file is malformed. Hostile YAML is bounded while the composed
+nodes become values, before any Python value is built for them (``yamlcheck``; SPEC §8):
+nesting deeper than ``Limits.max_depth`` and aliases copying more than
+``Limits.max_alias_nodes`` values are refused, as are an alias inside its own anchor, explicit
+tags, ambiguous numbers and escapes that are no text; a refused value loads as None and its
+path is listed in ``Document.refused`` so the validator does not report it a second time.
 """
 
 from __future__ import annotations
