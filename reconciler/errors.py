@@ -56,14 +56,24 @@ class ManifestProblem:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
-class ManifestError(ReconcilerError):
-    """One or more manifests are invalid; carries every problem found in the run."""
+MAX_SHOWN_PROBLEMS = 100
 
-    def __init__(self, problems: Sequence[ManifestProblem]) -> None:
+
+class ManifestError(ReconcilerError):
+    """One or more manifests are invalid; carries every problem found in the run. The message
+    shows the first ``MAX_SHOWN_PROBLEMS``; ``stopped`` says checking ended early."""
+
+    def __init__(self, problems: Sequence[ManifestProblem], *, stopped: bool = False) -> None:
         self.problems = tuple(sorted(problems, key=lambda p: (p.file, p.line, p.column)))
+        self.stopped = stopped
         count = len(self.problems)
-        head = f"{count} manifest error{'s' if count != 1 else ''}:"
-        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+        head = f"{count}{'+' if stopped else ''} manifest error{'s' if count != 1 else ''}:"
+        lines = [head, *(f"  {p}" for p in self.problems[:MAX_SHOWN_PROBLEMS])]
+        if count > MAX_SHOWN_PROBLEMS:
+            lines.append(f"  ... and {count - MAX_SHOWN_PROBLEMS} more")
+        if stopped:
+            lines.append("  checking stopped early; fix these and run again")
+        super().__init__("\n".join(lines))
 
 
 class PlanError(ReconcilerError):

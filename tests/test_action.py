@@ -253,7 +253,13 @@ def test_the_pr_comment_is_posted_once_and_updated_on_the_next_run(
 
 
 def test_a_huge_report_is_cut_under_githubs_comment_limit(tmp_path: Path) -> None:
-    stores = "".join(f"  - environment: e{i}\n    bogus{i}: 1\n" for i in range(1500))
+    # at most 100 problems are shown, so long lines (long unknown keys) make the report huge
+    bogus = "".join(f"    bogus{k}{'x' * 1000}: 1\n" for k in range(4))
+    stores = "".join(
+        f"  - environment: e{i}\n    integrationKey: redis\n    name: n\n"
+        f"    config: {{host: h}}\n{bogus}"
+        for i in range(60)
+    )
     write(tmp_path, f"project: payments\nstores:\n{stores}")
     bin_dir = fake_gh(tmp_path, [])
     inputs = {"command": "validate", "paths": ".", "comment-on-pr": "true"}

@@ -14,6 +14,7 @@ from reconciler import __version__
 from reconciler.api.limits import DEFAULT_TIMEOUT
 from reconciler.emulator.cli import add_arguments as add_emulator_arguments
 from reconciler.errors import UsageError
+from reconciler.manifest.limits import DEFAULT_LIMITS, parse_size
 from reconciler.model import DEFAULT_OWNER_TAG
 from reconciler.verify.base import SDK_STALE_AFTER
 
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--require-env", action="store_true",
         help="an unset ${VAR} is an error (default: a note; validate needs no secrets)",
     )  # fmt: skip
+    manifest_limits(p)
     for add in (_plan, _apply, _drift, _export, _verify, _emulator, _show):
         add(sub)
     return parser
@@ -86,6 +88,18 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 def paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories")
+
+
+def manifest_limits(p: argparse.ArgumentParser) -> None:
+    """The size limits of manifest loading (README "Limits"); both checked before reading."""
+    p.add_argument(
+        "--max-file-size", type=_size, default=DEFAULT_LIMITS.max_file_bytes, metavar="SIZE",
+        help="refuse a manifest file larger than this (default 5MiB; units KiB, MiB, GiB)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-tree-size", type=_size, default=DEFAULT_LIMITS.max_tree_bytes, metavar="SIZE",
+        help="refuse manifests larger than this together (default 50MiB)",
+    )  # fmt: skip
 
 
 def connection(p: argparse.ArgumentParser) -> None:
@@ -112,6 +126,7 @@ def output(p: argparse.ArgumentParser) -> None:
 def _plan(sub: Subparsers) -> None:
     p = sub.add_parser("plan", help="show what apply would change")
     paths(p)
+    manifest_limits(p)
     connection(p)
     output(p)
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
@@ -124,6 +139,7 @@ def _apply(sub: Subparsers) -> None:
     p = sub.add_parser("apply", help="plan, then execute the changes")
     p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
     p.add_argument("--plan", metavar="FILE", help="execute a plan saved by 'plan --out'")
+    manifest_limits(p)
     connection(p)
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
@@ -146,6 +162,7 @@ def _apply(sub: Subparsers) -> None:
 def _drift(sub: Subparsers) -> None:
     p = sub.add_parser("drift", help="report every difference; exit 2 on drift")
     paths(p)
+    manifest_limits(p)
     connection(p)
     output(p)
     p.add_argument("--health", action="store_true", help="unavailable or stale stores are drift")
@@ -168,6 +185,7 @@ def _export(sub: Subparsers) -> None:
 def _verify(sub: Subparsers) -> None:
     p = sub.add_parser("verify", help="check the declared stores themselves (Redis, DynamoDB)")
     paths(p)
+    manifest_limits(p)
     p.add_argument(
         "--client-side-id", action="append", default=[], metavar="PROJECT/ENV=ID",
         help="an environment's client-side ID: the key prefix LaunchDarkly writes under"
@@ -214,6 +232,13 @@ def _show(sub: Subparsers) -> None:
     p = sub.add_parser("show", help="print a saved plan as 'plan' would have (no network)")
     p.add_argument("planfile", metavar="PLANFILE", help="a plan saved by 'plan --out'")
     output(p)
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> int:

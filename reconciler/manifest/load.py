@@ -1,22 +1,16 @@
 """Manifests to desired state: find the files, parse, interpolate, validate, remember positions.
 
-``load_manifests`` reads every ``*.yaml``/``*.yml`` file under the given paths (directories are
-walked recursively, hidden files and directories skipped, files sorted) and turns each document
-into ``DesiredStore`` values (SPEC §1). It works in passes over each document: ``${VAR}``
-interpolation (``$${`` is a literal ``${``); the shipped JSON Schema
-(``schema/manifest.schema.json``) for shape and types; the rules of
-``reconciler.integrations`` for config values, applied after ``defaults`` are merged; the GitOps
-safety settings (``protect``, ``ignore`` rules, per-project ``safety``; see
-``manifest_safety``); and, across all files, duplicate store addresses and conflicting ``prune``
-and ``safety`` settings. Every problem of the run is gathered, each pinned to
-``file:line:column``, and raised at once as a ``ManifestError``.
+``load_manifests`` reads every ``*.yaml``/``*.yml`` file under the given paths (``sources``;
+sizes, nesting and aliases within ``limits``) and turns each document into ``DesiredStore``
+values, in passes: ``${VAR}`` interpolation (``interpolation``); the shipped JSON Schema for
+shape and types; the config rules of ``reconciler.integrations`` after ``defaults`` are merged;
+the GitOps safety settings (``protect``, ``ignore``, ``safety``; ``manifest.safety``); and,
+across files, duplicate addresses and conflicting project settings. Every problem is pinned to
+``file:line:column`` and raised at once as a ``ManifestError``.
 
-Secrets: every config value that came wholly or partly from ``${...}`` becomes a ``Secret``
-whose source is ``env:NAME`` (``env:A,B`` when several variables built it, in order of first
-use). ``redis.password`` and ``dynamodb.externalId`` are always secrets; written inline they get
-``source="inline"`` and a warning (an empty inline password does not). Interpolated values
-outside ``config`` (project, environment, name, tags) are plain strings, not secrets. No message
-ever shows a value that is or came from a secret.
+Secrets: a config value that came from ``${...}`` becomes a ``Secret`` (source ``env:NAME``);
+``redis.password`` and ``dynamodb.externalId`` always are (inline: ``source="inline"`` and a
+warning). ``name`` and ``tags`` from ``${...}`` are plain strings. No message shows a secret.
 """
 
 from __future__ import annotations
@@ -35,6 +29,7 @@ from reconciler.integrations import (
     fields_by_key,
 )
 from reconciler.manifest.interpolation import address_unset, interpolate_document
+from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.rules import (
     ANY_FIELD,
     check_config_value,
@@ -52,7 +47,7 @@ from reconciler.manifest.safety import (
     ignore_fields,
     reserved_tag_problems,
 )
-from reconciler.manifest.sources import manifest_files, validator
+from reconciler.manifest.sources import manifest_files, manifest_texts, validator
 from reconciler.manifest.yamlpos import Document, Path, load_documents
 from reconciler.model import (
     Address,
@@ -77,38 +72,35 @@ class LoadResult:
 
 
 def load_manifests(
-    paths: Sequence[str | FsPath], *, env: Mapping[str, str], require_env: bool = True
+    paths: Sequence[str | FsPath],
+    *,
+    env: Mapping[str, str],
+    require_env: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LoadResult:
-    """Read, interpolate and validate every manifest under ``paths``.
-
-    Raises ``ManifestError`` carrying every problem of every file when anything is invalid.
-    With ``require_env=False`` (offline ``validate``) an unset ``${VAR}`` is only a note.
-    """
-    run = _Run(env, require_env)
+    """Read, interpolate and validate every manifest under ``paths``, within ``limits``; raises
+    ``ManifestError`` with every problem found (checking stops after ``limits.max_problems``).
+    With ``require_env=False`` (offline ``validate``) an unset ``${VAR}`` is only a note."""
+    run = _Run(env, require_env, limits)
     files = manifest_files(paths, run.problems)
-    for display, path in files:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            run.problem(Location(display, 1, 1), "file is not UTF-8 text")
-            continue
-        except OSError as exc:
-            run.problem(Location(display, 1, 1), f"cannot read file: {exc.strerror}")
-            continue
-        docs, problems = load_documents(text, display)
+    for display, text in manifest_texts(paths, files, limits, run.problems):
+        if run.full:
+            break
+        docs, problems = load_documents(text, display, limits)
         run.problems.extend(problems)
         if not docs and not problems:
             run.warnings.append(f"{display}:1:1: file holds no YAML documents")
         for doc in docs:
-            _DocumentCheck(run, doc).check()
+            if not run.full:
+                _DocumentCheck(run, doc).check()
     run.check_duplicates()
     if run.problems:
-        raise ManifestError(list(dict.fromkeys(run.problems)))
+        raise ManifestError(list(dict.fromkeys(run.problems)), stopped=run.full)
     state = DesiredState(stores=tuple(run.stores), projects=run.settings.settings())
     return LoadResult(
         state=state,
         warnings=tuple(dict.fromkeys(run.warnings)),
-        files=tuple(display for display, _ in files),
+        files=tuple(file.display for file in files),
         notes=tuple(dict.fromkeys(run.notes)),
     )
 
@@ -126,6 +118,7 @@ class _Declared:
 class _Run:
     env: Mapping[str, str]
     require_env: bool = True
+    limits: Limits = DEFAULT_LIMITS
     problems: list[ManifestProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -135,6 +128,11 @@ class _Run:
 
     def problem(self, where: Location, message: str) -> None:
         self.problems.append(ManifestProblem(where.file, where.line, where.column, message))
+
+    @property
+    def full(self) -> bool:
+        """Enough problems gathered: checking stops (a huge broken file stays cheap)."""
+        return len(self.problems) >= self.limits.max_problems
 
     def declare(self, project: str, setting: str, value: bool | float, where: Location) -> None:
         """A project setting (``prune``, ``safety.*``) that must agree across documents."""
@@ -174,11 +172,14 @@ class _DocumentCheck:
     def check(self) -> None:
         self.doc.data, found = interpolate_document(self.doc.data, self.run.env,
                                                     require_env=self.run.require_env)  # fmt: skip
-        self.env_refs, self.broken, self.unset = found.env_refs, found.broken, found.unset
+        self.env_refs, self.unset = found.env_refs, found.unset
+        self.broken = found.broken | set(self.doc.refused)  # YAML-refused paths stay reported
         for at, message in found.problems:
             self.problem(at, message)
         self.run.notes.extend(f"{self.doc.location(at)}: {note}" for at, note in found.notes)
         for error in validator().iter_errors(self.doc.data):
+            if self.run.full:
+                break
             self._schema_problem(error)
         data = self.doc.data
         if not isinstance(data, dict):
@@ -202,7 +203,7 @@ class _DocumentCheck:
         stores = data.get("stores")
         if isinstance(stores, list):
             for i, store in enumerate(stores):
-                if isinstance(store, dict):
+                if isinstance(store, dict) and not self.run.full:
                     self._store(project, defaults, base_config, base_ignore, store, ("stores", i))
 
     def _project_settings(self, project: str, data: dict[str, Any]) -> None:

@@ -19,7 +19,14 @@ from reconciler.apply.interrupt import Stop, catch_signals
 from reconciler.apply.journal import Journal
 from reconciler.apply.savedplan import PlanFlags
 from reconciler.cli.commands.base import IO
-from reconciler.cli.commands.common import client_for, colour, load, read, targets_of
+from reconciler.cli.commands.common import (
+    client_for,
+    colour,
+    limits_of,
+    load,
+    read,
+    targets_of,
+)
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
 from reconciler.manifest.load import load_manifests
 from reconciler.model import LiveStore
@@ -91,7 +98,7 @@ def _saved(args: argparse.Namespace, io: IO, api_host: str) -> tuple[Plan, PlanF
     reasons += _flag_reasons(args, flags)
     plan_ = None
     if not stale_manifests:
-        loaded = load_manifests(paths, env=io.env)
+        loaded = load_manifests(paths, env=io.env, limits=limits_of(args))
         plan_ = savedplan.open_saved(
             document, path=args.plan, api_host=api_host, desired=loaded.state, env=io.env,
             reasons=reasons,

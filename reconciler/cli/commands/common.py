@@ -14,6 +14,7 @@ from reconciler.api.limits import NetLimits
 from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
+from reconciler.manifest.limits import Limits
 from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan.changes import Plan
@@ -22,8 +23,13 @@ from reconciler.render.markdown import render_markdown
 from reconciler.render.plan import render_json, render_text
 
 
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The manifest limits the command line sets (``--max-file-size``, ``--max-tree-size``)."""
+    return Limits(max_file_bytes=args.max_file_size, max_tree_bytes=args.max_tree_size)
+
+
 def load(args: argparse.Namespace, io: IO) -> LoadResult:
-    result = load_manifests(args.paths, env=io.env)
+    result = load_manifests(args.paths, env=io.env, limits=limits_of(args))
     for warning in result.warnings:
         io.stderr.write(f"warning: {warning}\n")
     return result

@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 
 from reconciler.cli.commands.base import IO
+from reconciler.cli.commands.common import limits_of
 from reconciler.errors import EXIT_OK
 from reconciler.manifest.load import load_manifests
 
 
 def main(args: argparse.Namespace, io: IO) -> int:
-    result = load_manifests(args.paths, env=io.env, require_env=args.require_env)
+    result = load_manifests(
+        args.paths, env=io.env, require_env=args.require_env, limits=limits_of(args)
+    )
     for warning in result.warnings:
         io.stderr.write(f"warning: {warning}\n")
     for note in result.notes:
