@@ -1,7 +1,7 @@
 """The core install: ``pip install .`` into a fresh virtualenv brings only what validate, plan,
 apply, drift and export need (no boto3, botocore, redis, werkzeug, openapi-core, jsonpatch), and
 that install plans against the emulator (which runs here, in the dev venv, over HTTP). The
-extras are declared as the README says; ``[dev]`` pulls both of them."""
+extras are declared as docs/install.md says; ``[dev]`` pulls both of them."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def paths(p: argparse.ArgumentParser) -> None:
 
 
 def manifest_limits(p: argparse.ArgumentParser) -> None:
-    """The size limits of manifest loading (README "Limits"); both checked before reading."""
+    """The size limits of manifest loading (docs/limits.md); both checked before reading."""
     p.add_argument(
         "--max-file-size", type=_size, default=DEFAULT_LIMITS.max_file_bytes, metavar="SIZE",
         help="refuse a manifest file larger than this (default 5MiB; units KiB, MiB, GiB)",

@@ -23,7 +23,7 @@ _SIZE_RE = re.compile(r"^\s*([0-9]{1,15})\s*([a-z]*)\s*$", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The bounds of one load; the defaults are the documented ones (README "Limits")."""
+    """The bounds of one load; the defaults are the documented ones (docs/limits.md)."""
 
     max_file_bytes: int = 5 * MIB
     max_tree_bytes: int = 50 * MIB
