@@ -126,6 +126,30 @@ class DesiredState:
 
 
 @dataclass(frozen=True, slots=True)
+class Environment:
+    """One LaunchDarkly environment, as far as reconciler needs it: its ``key``, whether
+    LaunchDarkly marks it ``critical``, and ``id`` (the API's ``_id``: the environment's
+    client-side ID). The SDK and mobile keys the API also returns are never kept."""
+
+    key: str
+    critical: bool = False
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectEnvironments:
+    """What LaunchDarkly says about one project: whether it exists, and its environments."""
+
+    project: str
+    exists: bool
+    environments: tuple[Environment, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(e.key for e in self.environments)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreError:
     """One entry of ``_status.errors``."""
 

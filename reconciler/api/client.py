@@ -1,7 +1,8 @@
 """The LaunchDarkly API client: the only module that imports httpx.
 
 It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
-exactly one ``LD-API-Version: beta`` header and the raw token, retries 429, 5xx and connection
+exactly one ``LD-API-Version`` header (``beta`` for the store endpoints, ``20240415`` for the
+environment listing) and the raw token, retries 429, 5xx and connection
 failures as ``reconciler.api.retry`` decides, paces requests to spend LaunchDarkly's rate-limit
 budget evenly (``reconciler.api.pacing``), resolves creates and patches whose failed attempt may
 nevertheless have been applied, parses responses into ``LiveStore`` values, and translates every
@@ -82,11 +83,15 @@ class _Req:
     address: str | None
     body: object = None
     secrets: tuple[str, ...] = ()
+    version: str = "beta"  # LD-API-Version
+    pattern: str | None = None
 
     @property
     def route(self) -> str:
         """The rate-limit route: the method and the URL pattern, e.g.
         ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
+        if self.pattern is not None:  # a route outside the big-segment-store prefix
+            return f"{self.method} {self.pattern}"
         depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
         return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
 
@@ -145,7 +150,7 @@ class Client:
         self._lock = threading.Lock()
         self._requests = 0
         self._retries = 0
-        headers = {"Authorization": settings.token, "LD-API-Version": "beta"}
+        headers = {"Authorization": settings.token}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
         self._http = httpx.Client(
             base_url=settings.api_host,
@@ -187,6 +192,12 @@ class Client:
         """Every store of the account (``config`` is ``None``: the list omits it)."""
         req = _Req("GET", API_PREFIX, None)
         return self._parse(req, self._call(req)[0], parse_list)
+
+    def read(self, path: str, parse: Callable[[object], T], *, version: str, route: str) -> T:
+        """GET ``path`` (outside the store endpoints) with its own ``LD-API-Version``, paced as
+        ``route`` (the URL pattern); the checked JSON body, parsed by ``parse``."""
+        req = _Req("GET", path, None, version=version, pattern=route)
+        return self._parse(req, self._call(req)[0], parse)
 
     def get_store(
         self,
@@ -275,7 +286,8 @@ class Client:
         whether some attempt failed in a way that may have been applied (5xx, transport)."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
-        headers = None if body is None else {"Content-Type": "application/json"}
+        headers = {"LD-API-Version": req.version}  # one version per request, never a default
+        headers |= {} if body is None else {"Content-Type": "application/json"}
         method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
         ambiguous, attempt = False, 0
         while True:
@@ -315,9 +327,7 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(
-        self, req: _Req, content: bytes | None, headers: dict[str, str] | None
-    ) -> httpx.Response:
+    def _send(self, req: _Req, content: bytes | None, headers: dict[str, str]) -> httpx.Response:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
         ticket = self._pacer.before(req.route)
         response: httpx.Response | None = None

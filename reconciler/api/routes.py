@@ -1,4 +1,5 @@
-"""The API's routes: the big-segment-store path prefix and how a store's path is built.
+"""The API's routes: the big-segment-store path prefix and how a store's path is built, and
+the environment listing (not beta: its own ``LD-API-Version``).
 
 Plain strings, no HTTP: the client requests these paths and the journal records them, so the
 journal can name a request without importing the client (or httpx).
@@ -15,3 +16,14 @@ PATH_PARAMS = ("{projectKey}", "{environmentKey}", "{integrationKey}", "{integra
 def store_path(*segments: str) -> str:
     """``API_PREFIX/project/environment/integrationKey[/id]``, each segment %-quoted."""
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
+
+
+ENVIRONMENTS_VERSION = "20240415"
+ENVIRONMENTS_ROUTE = "/api/v2/projects/{projectKey}/environments"
+ENVIRONMENTS_PAGE = 20
+
+
+def environments_path(project: str, offset: int = 0) -> str:
+    """One page of a project's environments (``limit`` ``ENVIRONMENTS_PAGE``)."""
+    base = ENVIRONMENTS_ROUTE.replace("{projectKey}", quote(project, safe=""))
+    return f"{base}?limit={ENVIRONMENTS_PAGE}&offset={offset}"

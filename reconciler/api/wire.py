@@ -2,15 +2,17 @@
 
 The API's ``_status`` fields may be missing, its timestamps may arrive as numeric strings (the
 OpenAPI examples are strings while the type is int64), and list items omit ``config``. This
-module turns a decoded JSON body into ``LiveStore`` values, or raises ``Malformed`` when a body
-lacks the documented shape; it does no I/O.
+module turns a decoded JSON body into ``LiveStore`` values (and a page of environments into
+``Environment`` values, reading only ``key``, ``critical`` and ``_id``: the SDK keys that come
+with them are secrets and are never looked at), or raises ``Malformed`` when a body lacks the
+documented shape; it does no I/O.
 """
 
 from __future__ import annotations
 
 import math
 
-from reconciler.model import LiveStore, StoreError, StoreStatus
+from reconciler.model import Environment, LiveStore, StoreError, StoreStatus
 
 
 class Malformed(ValueError):
@@ -90,3 +92,26 @@ def parse_status(data: object) -> StoreStatus:
             if isinstance(e, dict)
         ),
     )
+
+
+def parse_environment_page(data: object) -> tuple[list[Environment], int]:
+    """One page of ``GET /projects/{p}/environments``: its environments and ``totalCount``
+    (the number on this page when the field is missing)."""
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise Malformed("no 'items' list")
+    environments = []
+    for item in items:
+        key = item.get("key") if isinstance(item, dict) else None
+        if not isinstance(key, str) or not key:
+            raise Malformed("an environment lacks 'key'")
+        ident = item.get("_id")
+        environments.append(
+            Environment(
+                key=key,
+                critical=item.get("critical") is True,
+                id=ident if isinstance(ident, str) else "",
+            )
+        )
+    total = as_int(data.get("totalCount")) if isinstance(data, dict) else None
+    return environments, total if total is not None else len(environments)
