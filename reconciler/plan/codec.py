@@ -98,6 +98,7 @@ def change_to_dict(change: Change, secrets: SecretEncoder) -> dict[str, Any]:
         "adopt": change.adopt,
         "notes": list(change.notes),
         "protected": change.protected,
+        "critical": change.critical,
     }
 
 
@@ -154,6 +155,7 @@ def plan_to_dict(plan: Plan, secrets: SecretEncoder) -> dict[str, Any]:
         "owner_tag": plan.owner_tag,
         "live_by_project": dict(plan.live_by_project),
         "safety": {key: _settings_to_dict(p) for key, p in plan.safety.items()},
+        "targets": list(plan.targets),
     }
 
 
@@ -262,6 +264,7 @@ def change_from_dict(data: object, secrets: SecretDecoder, where: str = "change"
         adopt=r.flag("adopt"),
         notes=r.texts("notes"),
         protected=r.flag("protected"),
+        critical=bool(r.maybe_flag("critical")),
     )
 
 
@@ -328,4 +331,5 @@ def plan_from_dict(data: object, secrets: SecretDecoder) -> Plan:
         owner_tag=r.text("owner_tag"),
         live_by_project=dict(by_project),
         safety={k: _settings_from_dict(k, v) for k, v in (r.mapping("safety") or {}).items()},
+        targets=r.texts("targets") if "targets" in r.data else (),
     )
