@@ -8,6 +8,7 @@ from typing import Any
 
 from cli_helpers import PASSWORD, PAYMENTS, Result, cli, write
 
+from reconciler.apply import savedplan
 from reconciler.emulator import EmulatorServer
 
 KEY = {"RECONCILER_FINGERPRINT_KEY": "test-fingerprint-key"}
@@ -17,10 +18,12 @@ def writes(server: EmulatorServer) -> list[str]:
     return [f"{r.method} {r.path}" for r in server.state.requests if r.method != "GET"]
 
 
-def saved(server: EmulatorServer, tmp: Path, text: str = PAYMENTS, **env: str) -> tuple[str, str]:
+def saved(
+    server: EmulatorServer, tmp: Path, text: str = PAYMENTS, *flags: str, **env: str
+) -> tuple[str, str]:
     manifest = write(tmp, text)
     out = str(tmp / "plan.json")
-    result = cli(server, "plan", manifest, "--out", out, **{**KEY, **env})
+    result = cli(server, "plan", manifest, "--out", out, *flags, **{**KEY, **env})
     assert result.code == 0, result.all
     return manifest, out
 
@@ -120,7 +123,11 @@ def test_a_saved_plan_with_deletes_still_needs_allow_delete(
 ) -> None:
     manifest = write(tmp_path, PAYMENTS)
     cli(emulator, "apply", manifest, "--auto-approve")
-    _, plan = saved(emulator, tmp_path, PAYMENTS.split("  - environment: staging")[0])
+    fewer = PAYMENTS.split("  - environment: staging")[0]
+    preflight = cli(emulator, "plan", write(tmp_path, fewer), "--out", str(tmp_path / "p.json"))
+    assert preflight.code == 1 and "--allow-delete" in preflight.err
+    assert not (tmp_path / "p.json").exists()  # a refused plan is not saved
+    _, plan = saved(emulator, tmp_path, fewer, "--allow-delete")
     refused = apply_saved(emulator, plan)
     assert refused.code == 1 and "--allow-delete" in refused.err
     assert len(emulator.state.stores()) == 2
@@ -151,8 +158,17 @@ def test_a_protected_store_survives_a_saved_plan_that_deletes_it(
         "    name: Payments staging\n", "    name: Payments staging\n    protect: true\n"
     )
     cli(emulator, "apply", write(tmp_path, protected), "--auto-approve")
-    _, plan = saved(emulator, tmp_path, PAYMENTS.split("  - environment: staging")[0])
-    assert first_change(json.loads(Path(plan).read_text()))["protected"] is True
+    fewer = PAYMENTS.split("  - environment: staging")[0]
+    out = tmp_path / "refused.json"
+    preflight = cli(emulator, "plan", write(tmp_path, fewer), "--allow-delete", "--out", str(out))
+    assert preflight.code == 1 and "protected" in preflight.err and not out.exists()
+    # A file that holds such a delete anyway (written by an older version, say) is refused too.
+    cli(emulator, "apply", write(tmp_path, PAYMENTS), "--auto-approve")  # protect: false
+    _, plan = saved(emulator, tmp_path, fewer, "--allow-delete")
+    document = json.loads(Path(plan).read_text())
+    first_change(document)["protected"] = True
+    document["checksum"] = savedplan._checksum(document)
+    Path(plan).write_text(json.dumps(document))
     emulator.state.clear_requests()
     result = apply_saved(emulator, plan, "--allow-delete")
     assert result.code == 1 and "protected" in result.err

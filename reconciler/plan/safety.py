@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -88,7 +88,12 @@ def check_safety(
     """Raise ``UnsafePlanError`` naming every refusal of ``plan`` with these flags."""
     found = refusals(plan, allow_delete=allow_delete, force=force, environments=environments)
     if found:
-        raise UnsafePlanError("apply refused: " + "; ".join(r.message for r in found))
+        raise refused(found)
+
+
+def refused(found: Sequence[Refusal], head: str = "apply refused") -> UnsafePlanError:
+    """The error for ``found`` refusals: ``head``, then every reason."""
+    return UnsafePlanError(f"{head}: " + "; ".join(r.message for r in found))
 
 
 def _limits(plan: Plan, project: str) -> tuple[str, Fraction, int]:

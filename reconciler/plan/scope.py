@@ -54,6 +54,13 @@ def _name(change: Change) -> str:
     return change.address.name or ""
 
 
+def unmatched(plan: Plan, targets: Sequence[str]) -> list[str]:
+    """The targets that match no change and no unmanaged store of ``plan``."""
+    names = [(c.address, _name(c)) for c in plan.changes]
+    names += [(u.address, u.live.name) for u in plan.unmanaged]
+    return [t for t in targets if not any(matches(a, n, [t]) for a, n in names)]
+
+
 def restrict(plan: Plan, targets: Sequence[str]) -> Plan:
     """The part of ``plan`` under ``targets`` (the whole plan when there are none)."""
     if not targets:

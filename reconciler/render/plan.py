@@ -13,7 +13,7 @@ at C speed where the standard library's indenting encoder is pure Python).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -22,11 +22,13 @@ from deepdiff import DeepDiff
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
+from reconciler.plan.safety import Refusal
 from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 COLOURS = {"create": "32", "update": "33", "delete": "31", "unmanaged": "36", "note": "2"}
+CRITICAL = "critical environment"
 SECRET_NOTES = {
     "unverifiable": "cannot be verified: LaunchDarkly masks it; the mask is consistent",
     "changed": "differs from the declared value",
@@ -159,11 +161,29 @@ def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
     return sorted(rows)
 
 
+def targeted_line(plan: Plan) -> str:
+    return (
+        f"Targeted run (--target {', '.join(plan.targets)}): stores outside the targets are"
+        " not planned, deleted, counted as drift or counted in the change threshold."
+    )
+
+
+def refusal_lines(refusals: Sequence[Refusal]) -> list[str]:
+    head = f"Refused: apply would refuse this plan ({len(refusals)} reason(s)):"
+    return [head, *(f"  x [{r.reason}] {r.message}" for r in refusals)]
+
+
 def render_text(
-    plan: Plan, *, colour: bool = False, drift: bool = False, now_ms: int | None = None
+    plan: Plan,
+    *,
+    colour: bool = False,
+    drift: bool = False,
+    now_ms: int | None = None,
+    refusals: Sequence[Refusal] = (),
 ) -> str:
-    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section."""
-    out: list[str] = []
+    """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section;
+    ``refusals`` (why apply would refuse it) at the end, before the summary."""
+    out: list[str] = [targeted_line(plan), ""] if plan.targets else []
     changed = [c for c in plan.changes if c.is_change]
     if changed:
         out.append("Drift detected:" if drift else "reconciler will perform these actions:")
@@ -207,6 +227,9 @@ def render_text(
             out.append(
                 _paint(f"  {mark} {address}: {text}", "create" if healthy else "delete", colour)
             )
+    if refusals:
+        out.append("")
+        out.extend(_paint(line, "delete", colour) for line in refusal_lines(refusals))
     out.append("")
     out.append(summary_line(plan))
     return "\n".join(out) + "\n"
@@ -215,7 +238,8 @@ def render_text(
 def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
     sym = SYMBOLS[change.action]
     ident = f", id {change.id}, version {change.version}" if change.id else ""
-    head = f"  {sym} {change.address}  ({change.action}{ident})"
+    label = f" [{CRITICAL}]" if change.critical else ""
+    head = f"  {sym} {change.address}  ({change.action}{ident}){label}"
     lines = [_paint(head, change.action, colour)]
     if change.reason:
         lines.append(f"      # {change.reason}")
@@ -234,9 +258,10 @@ def _masked(ref: str, secret: Secret) -> object:
     return SENSITIVE
 
 
-def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
-    """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes`` and
-    ``protected`` per change: the codec's fields (secrets masked), shown for people."""
+def plan_to_dict(plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ()) -> dict[str, Any]:
+    """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes``,
+    ``protected`` and ``critical`` per change (the codec's fields, secrets masked), and the
+    plan's ``refusals`` and ``targets``."""
     clean = _redact
     encoded = codec.plan_to_dict(plan, _masked)
     changes = [
@@ -253,6 +278,7 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
             "secrets": dict(d["secrets"]),
             "notes": d["notes"],
             "protected": d["protected"],
+            "critical": d["critical"],
             "status": status_to_dict(c.live.status) if c.live is not None else None,
         }
         for c, d in zip(plan.changes, encoded["changes"], strict=True)
@@ -266,6 +292,19 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
             for u in plan.unmanaged
         ],
         "summary": plan.summary,
+        "refusals": [refusal_to_dict(r) for r in refusals],
+        "targets": list(plan.targets),
+    }
+
+
+def refusal_to_dict(refusal: Refusal) -> dict[str, Any]:
+    """A refusal in JSON: ``reason`` (a stable code), ``message``, ``addresses``, ``override``
+    (the flag that lifts it, or null)."""
+    return {
+        "reason": refusal.reason,
+        "message": refusal.message,
+        "addresses": list(refusal.addresses),
+        "override": refusal.override,
     }
 
 
@@ -281,14 +320,21 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
-def render_json(plan: Plan, *, api_host: str) -> str:
+def render_json(plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ()) -> str:
     """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic."""
-    document = plan_to_dict(plan, api_host=api_host)
+    document = plan_to_dict(plan, api_host=api_host, refusals=refusals)
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
 
-def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = None) -> str:
-    """Markdown for a pull-request comment: summary table first, details folded."""
+def render_markdown(
+    plan: Plan,
+    *,
+    drift: bool = False,
+    now_ms: int | None = None,
+    refusals: Sequence[Refusal] = (),
+) -> str:
+    """Markdown for a pull-request comment: summary table first (after the refusals and the
+    targets, when there are any), details folded."""
     title = "Drift report" if drift else "Plan"
     s = plan.summary
     out = [
@@ -299,12 +345,20 @@ def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = Non
         f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
         "",
     ]
+    if refusals:
+        out.append(f":no_entry: **Refused: apply would refuse this plan** ({len(refusals)}):")
+        out.extend(f"- `{r.reason}`: {r.message}" for r in refusals)
+        out.append("")
+    if plan.targets:
+        out.append(f":dart: **{targeted_line(plan)}**")
+        out.append("")
     changed = [c for c in plan.changes if c.is_change]
     if changed:
         out.append("| | store | action | note |")
         out.append("|---|---|---|---|")
         for c in changed:
-            out.append(f"| {SYMBOLS[c.action]} | `{c.address}` | {c.action} | {c.reason} |")
+            note = f"**{CRITICAL}** {c.reason}".strip() if c.critical else c.reason
+            out.append(f"| {SYMBOLS[c.action]} | `{c.address}` | {c.action} | {note} |")
         out.append("")
     if plan.unmanaged:
         out.append("Unmanaged (left alone): " + ", ".join(f"`{u.address}`" for u in plan.unmanaged))
@@ -318,7 +372,8 @@ def render_markdown(plan: Plan, *, drift: bool = False, now_ms: int | None = Non
     out.append("<details><summary>Details</summary>")
     out.append("")
     out.append("```diff")
-    out.append(render_text(plan, colour=False, drift=drift, now_ms=now_ms).rstrip("\n"))
+    text = render_text(plan, colour=False, drift=drift, now_ms=now_ms, refusals=refusals)
+    out.append(text.rstrip("\n"))
     out.append("```")
     out.append("")
     out.append("</details>")

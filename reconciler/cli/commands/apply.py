@@ -1,5 +1,8 @@
 """``reconciler apply``: plan (or restore a saved plan), check safety, confirm, execute, wait.
 
+Safety is the same ``refusals`` computation ``plan`` shows (with the environment reads, and
+narrowed to ``--target``), so a plan that ``plan`` accepted is not refused here and vice versa.
+
 Progress goes to stderr, one line per store for small plans; every request is journalled.
 """
 
@@ -15,13 +18,22 @@ from reconciler.apply.executor import Outcome, execute
 from reconciler.apply.health import Waited, wait_healthy
 from reconciler.apply.journal import Journal
 from reconciler.cli.commands.base import IO
-from reconciler.cli.commands.common import client_for, colour, load, read
+from reconciler.cli.commands.common import (
+    client_for,
+    colour,
+    environments,
+    in_scope,
+    load,
+    read,
+    shape,
+    targets_of,
+)
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
 from reconciler.manifest.load import load_manifests
 from reconciler.model import LiveStore
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import build_plan
-from reconciler.plan.safety import check_safety
+from reconciler.plan.safety import refusals, refused
 from reconciler.progress import MIN_TOTAL, Progress
 from reconciler.render.plan import render_text, summary_line
 
@@ -32,19 +44,30 @@ DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
 def main(args: argparse.Namespace, io: IO) -> int:
     if bool(args.plan) == bool(args.paths):
         raise UsageError("apply takes either manifest PATHs or --plan FILE (exactly one)")
+    if args.plan and args.target:
+        raise UsageError("--target goes with 'plan --out'; a saved plan is already targeted")
+    targets = targets_of(args)
     loaded = None if args.plan else load(args, io)
     settings = settings_from_env(io.env, api_host=args.api_host)
     with client_for(args, settings) as client:
         if loaded is None:
             plan_, live = _saved(args, io, client, settings.api_host)
+            known = environments(client, args, io, plan_.projects)
         else:
             live = read(client, args, io, loaded.state.projects)
+            known = environments(client, args, io, in_scope(loaded.state.projects, targets))
             plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
-            io.stdout.write(render_text(plan_, colour=colour(args, io)))
+            plan_ = shape(plan_, targets, known, io)
+        found = refusals(
+            plan_, allow_delete=args.allow_delete, force=args.force, environments=known
+        )
+        if loaded is not None:
+            io.stdout.write(render_text(plan_, colour=colour(args, io), refusals=found))
         if not plan_.has_changes:
             io.stdout.write("Nothing to apply.\n")
             return EXIT_OK
-        check_safety(plan_, allow_delete=args.allow_delete, force=args.force)
+        if found:
+            raise refused(found)
         if not args.auto_approve:
             _confirm(io)
         outcomes = _execute(plan_, client, live, args, io)
