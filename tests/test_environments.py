@@ -109,3 +109,15 @@ def test_a_malformed_listing_is_a_clean_error(body: object) -> None:
     client = Client(settings, transport=httpx.MockTransport(answer), pacing=False)
     with client, pytest.raises(ApiError, match="unexpected shape"):
         list_environments(client, "payments")
+
+
+@pytest.mark.parametrize("key", ["prod\nx [ok] forged line", "\x1b[32mgreen", "a b", "x" * 300])
+def test_an_environment_key_that_is_not_a_key_is_refused_without_echoing_it(key: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"items": [{"key": key}], "totalCount": 1})
+
+    settings = ConnectionSettings(api_host="https://ld.test", token=TOKEN)
+    client = Client(settings, transport=httpx.MockTransport(answer), pacing=False)
+    with client, pytest.raises(ApiError, match="not a LaunchDarkly key") as error:
+        list_environments(client, "payments")
+    assert key not in str(error.value)

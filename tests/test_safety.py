@@ -108,3 +108,12 @@ def test_check_safety_raises_with_every_refusal_message() -> None:
     with pytest.raises(UnsafePlanError) as error:
         check_safety(plan, environments=PAYMENTS_ENVS)
     assert str(error.value) == "apply refused: " + "; ".join(r.message for r in found)
+
+
+def test_a_project_with_many_environments_names_twenty_and_counts_the_rest() -> None:
+    many = tuple(Environment(f"env-{i:03d}") for i in range(50))
+    plan = build_plan(state(want("env-1000")), [])
+    (found,) = refusals(
+        plan, environments={"payments": ProjectEnvironments("payments", True, many)}
+    )
+    assert "env-019 and 30 more)" in found.message and "env-020" not in found.message

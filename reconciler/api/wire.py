@@ -11,6 +11,7 @@ documented shape; it does no I/O.
 from __future__ import annotations
 
 import math
+import re
 
 from reconciler.model import Environment, LiveStore, StoreError, StoreStatus
 
@@ -94,6 +95,9 @@ def parse_status(data: object) -> StoreStatus:
     )
 
 
+_KEY = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+
+
 def parse_environment_page(data: object) -> tuple[list[Environment], int]:
     """One page of ``GET /projects/{p}/environments``: its environments and ``totalCount``
     (the number on this page when the field is missing)."""
@@ -105,6 +109,8 @@ def parse_environment_page(data: object) -> tuple[list[Environment], int]:
         key = item.get("key") if isinstance(item, dict) else None
         if not isinstance(key, str) or not key:
             raise Malformed("an environment lacks 'key'")
+        if not _KEY.fullmatch(key):  # never echoed: it may hold escapes or newlines
+            raise Malformed("an environment key is not a LaunchDarkly key")
         ident = item.get("_id")
         environments.append(
             Environment(

@@ -31,6 +31,7 @@ from reconciler.plan.changes import PROTECT_TAG, Change, Plan
 
 DEFAULT_THRESHOLD = Fraction(3, 10)
 THRESHOLD_MIN_STORES = 10
+MAX_LISTED = 20  # environment keys named in an unknown-environment message
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,9 @@ def _unknown_environment(
     keys = known.keys
     close = difflib.get_close_matches(environment, keys, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    existing = ", ".join(keys) if keys else "none"
+    shown = ", ".join(keys[:MAX_LISTED]) if keys else "none"
+    more = f" and {len(keys) - MAX_LISTED} more" if len(keys) > MAX_LISTED else ""
+    existing = shown + more
     return Refusal(
         "unknown-environment",
         f"environment '{environment}' does not exist in project '{project}'"
