@@ -22,6 +22,7 @@ from reconciler.api.client import (
     RetryPolicy,
     settings_from_env,
 )
+from reconciler.api.limits import NetLimits
 from reconciler.errors import ApiError, ConfigError, ConflictError, TransportError
 from reconciler.model import StoreError, StoreStatus
 
@@ -367,26 +368,71 @@ def test_gives_up_after_max_attempts_with_the_last_api_error(
     assert (client.request_count, client.retry_count) == (3, 2)
 
 
-def test_connection_errors_are_retried(client: Client, fake: FakeLD, clock: FakeTime) -> None:
-    fake.fail("GET", exc=httpx.ConnectError("connection refused"))
-    fake.fail("GET", exc=httpx.ReadTimeout("timed out"))
+def test_dropped_connections_are_retried(client: Client, fake: FakeLD, clock: FakeTime) -> None:
+    fake.fail("GET", exc=httpx.RemoteProtocolError("server disconnected"))
+    fake.fail("GET", exc=httpx.ReadError("connection reset"))
     assert client.list_stores() == []
     assert clock.sleeps == [0.2, 0.4]
 
 
-def test_connection_errors_end_in_a_transport_error(
+def test_dropped_connections_end_in_a_transport_error(
     make_client: ClientFactory, fake: FakeLD
 ) -> None:
     for _ in range(3):
-        fake.fail("GET", exc=httpx.ConnectError("connection refused"))
+        fake.fail("GET", exc=httpx.ReadError("connection reset"))
     client = make_client(retry=RetryPolicy(max_attempts=3))
     with pytest.raises(TransportError) as info:
         client.list_stores()
     assert str(info.value) == (
-        f"could not reach LaunchDarkly at {HOST}: ConnectError: connection refused"
-        " (after 3 attempts)"
+        f"could not reach LaunchDarkly at {HOST}: ReadError: connection reset (after 3 attempts)"
     )
-    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert isinstance(info.value.__cause__, httpx.ReadError)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ConnectError("[Errno -2] Name or service not known"),
+        httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+    ],
+)
+def test_refused_connections_dns_and_tls_failures_are_not_retried(
+    client: Client, fake: FakeLD, clock: FakeTime, exc: httpx.ConnectError
+) -> None:
+    fake.faults = [Fault("GET", exc=exc)] * 8
+    with pytest.raises(TransportError) as info:
+        client.list_stores()
+    assert str(info.value) == (
+        f"could not reach LaunchDarkly at {HOST}: ConnectError: {exc} (not retried)"
+    )
+    assert (client.request_count, clock.sleeps) == (1, [])
+
+
+def test_a_timed_out_request_is_not_retried_and_names_the_deadline(
+    client: Client, fake: FakeLD, clock: FakeTime
+) -> None:
+    fake.faults = [Fault("GET", exc=httpx.ReadTimeout("timed out"))] * 8
+    with pytest.raises(TransportError) as info:
+        client.list_stores()
+    assert str(info.value) == (
+        f"LaunchDarkly at {HOST} did not answer GET {API_PREFIX} within 30 s (--timeout)"
+    )
+    assert (client.request_count, clock.sleeps) == (1, [])
+
+
+def test_the_retry_sequence_stops_when_its_budget_is_spent(
+    make_client: ClientFactory, fake: FakeLD, clock: FakeTime
+) -> None:
+    fake.faults = [Fault("GET", status=503)] * 20
+    client = make_client(
+        retry=RetryPolicy(max_attempts=20, base_delay=4.0, max_delay=4.0),
+        limits=NetLimits(timeout=1.0, retry_budget=10.0),
+    )
+    with pytest.raises(ApiError) as info:
+        client.list_stores()
+    assert info.value.status == 503
+    assert clock.sleeps == [4.0, 4.0]
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
@@ -441,8 +487,10 @@ def test_ambiguous_create_adopts_the_store_the_failed_call_made(
     assert store.config is not None  # fetched by id, not taken from the list
 
 
-def test_ambiguous_create_after_a_timeout_adopts_too(client: Client, fake: FakeLD) -> None:
-    fake.fail("POST", exc=httpx.ReadTimeout("timed out"), after=True)
+def test_ambiguous_create_after_a_dropped_connection_adopts_too(
+    client: Client, fake: FakeLD
+) -> None:
+    fake.fail("POST", exc=httpx.RemoteProtocolError("server disconnected"), after=True)
     store = client.create_store(*SLOT, BODY, address=ADDRESS, known_ids=())
     assert fake.count("POST") == 1
     assert list(fake.stores) == [store.id]

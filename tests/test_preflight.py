@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import JOURNAL, PAYMENTS, cli, write
 
+from reconciler import escape
 from reconciler.emulator import EmulatorServer
 
 TYPO = PAYMENTS.replace("  - environment: staging", "  - environment: stagging")
@@ -56,7 +57,8 @@ def test_a_misspelt_environment_is_refused_with_the_keys_that_exist_and_a_sugges
         }
     ]
     markdown = cli(emulator, "plan", manifest, "--format", "markdown")
-    assert markdown.code == 1 and f"- `unknown-environment`: {expected}" in markdown.out
+    listed = f"- `unknown-environment`: {escape.markdown(expected)}"
+    assert markdown.code == 1 and listed in markdown.out
     assert emulator.state.stores() == []
 
 
@@ -195,7 +197,7 @@ def test_a_targeted_plan_of_one_file_does_not_delete_the_other_files_stores(
     assert text.out.startswith("Targeted run (--target payments/production)")
     markdown = cli(emulator, "plan", first, "--target", "payments/production", "--format",
                    "markdown")  # fmt: skip
-    assert ":dart: **Targeted run (--target payments/production)" in markdown.out
+    assert ":dart: **Targeted run \\(--target payments/production\\)" in markdown.out
     applied = cli(emulator, "apply", first, "--target", "payments/production", "--auto-approve")
     assert applied.code == 0, applied.all
     assert len(emulator.state.stores()) == 2

@@ -1,14 +1,14 @@
-"""The LaunchDarkly API client: the only module that imports httpx.
+"""The LaunchDarkly API client (with ``reconciler.api.transport``, all that imports httpx).
 
 It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
-exactly one ``LD-API-Version`` header (``beta`` for the store endpoints, ``20240415`` for the
-environment listing) and the raw token, retries 429, 5xx and connection
-failures as ``reconciler.api.retry`` decides, paces requests to spend LaunchDarkly's rate-limit
-budget evenly (``reconciler.api.pacing``), resolves creates and patches whose failed attempt may
-nevertheless have been applied, parses responses into ``LiveStore`` values, and translates every
-failure into ``ApiError``/``ConflictError``/``TransportError`` (``raise ... from`` the httpx
-exception). Neither the token nor request bodies (which hold passwords) ever reach an exception
-message or a log line (``reconciler.api.redact``).
+the raw token and one ``LD-API-Version`` (``beta``; ``20240415`` for environment reads), held to
+``NetLimits`` (``transport.exchange``), retries 429, 5xx and dropped connections as ``retry``
+decides (refused, DNS, TLS and timeouts fail fast; the sequence has a time budget), paces
+requests to spend LaunchDarkly's budget evenly (``pacing``), resolves creates and patches whose
+failed attempt may nevertheless have been applied, parses responses into ``LiveStore`` values,
+and translates every failure into ``ApiError``/``ConflictError``/``TransportError`` (``raise
+... from`` the httpx exception). Neither the token nor request bodies (which hold passwords)
+ever reach an exception message or a log line (``reconciler.api.redact``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TypeVar
 import httpx
 
 from reconciler import __version__
+from reconciler.api.limits import DEFAULT_LIMITS, NetLimits, decode_json
 from reconciler.api.pacing import Pacer
 from reconciler.api.redact import REDACTED, describe, redact, request_secrets
 from reconciler.api.retry import (
@@ -37,7 +38,7 @@ from reconciler.api.retry import (
     patch_already_applied,
     rate_limit_wait,
 )
-from reconciler.api.routes import API_PREFIX, PATH_PARAMS, store_path
+from reconciler.api.routes import API_PREFIX, PATH_PARAMS, route_of, store_path
 from reconciler.api.settings import (
     DEFAULT_API_HOST,
     HOST_VAR,
@@ -45,6 +46,14 @@ from reconciler.api.settings import (
     ConnectionSettings,
     normalise_api_host,
     settings_from_env,
+)
+from reconciler.api.transport import (
+    Answer,
+    error_details,
+    exchange,
+    fails_fast,
+    install,
+    unreachable,
 )
 from reconciler.api.wire import Malformed, parse_full, parse_list
 from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
@@ -84,16 +93,11 @@ class _Req:
     body: object = None
     secrets: tuple[str, ...] = ()
     version: str = "beta"  # LD-API-Version
-    pattern: str | None = None
 
     @property
     def route(self) -> str:
-        """The rate-limit route: the method and the URL pattern, e.g.
-        ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
-        if self.pattern is not None:  # a route outside the big-segment-store prefix
-            return f"{self.method} {self.pattern}"
-        depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
-        return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
+        """The rate-limit route: the method and the URL pattern (``routes.route_of``)."""
+        return route_of(self.method, self.path)
 
 
 class _Adopted(Exception):
@@ -132,15 +136,16 @@ class Client:
         *,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         pacing: bool = True,
         connections: int = 16,
+        limits: NetLimits = DEFAULT_LIMITS,
     ) -> None:
         self._host = settings.api_host
+        self._limits = limits
         self._token = settings.token
         self._retry = retry
         self._sleep = sleep
@@ -155,12 +160,13 @@ class Client:
         self._http = httpx.Client(
             base_url=settings.api_host,
             transport=transport,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(limits.timeout),
             follow_redirects=False,
             headers=headers,
             # Keep one open connection per worker, so none reconnects between its requests.
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
         )
+        install(self._http)  # connect, TLS, headers and body all end at the attempt's deadline
 
     def close(self) -> None:
         self._http.close()
@@ -193,10 +199,9 @@ class Client:
         req = _Req("GET", API_PREFIX, None)
         return self._parse(req, self._call(req)[0], parse_list)
 
-    def read(self, path: str, parse: Callable[[object], T], *, version: str, route: str) -> T:
-        """GET ``path`` (outside the store endpoints) with its own ``LD-API-Version``, paced as
-        ``route`` (the URL pattern); the checked JSON body, parsed by ``parse``."""
-        req = _Req("GET", path, None, version=version, pattern=route)
+    def read(self, path: str, parse: Callable[[object], T], *, version: str) -> T:
+        """GET ``path`` with ``LD-API-Version: version``; the checked JSON body, parsed."""
+        req = _Req("GET", path, None, version=version)
         return self._parse(req, self._call(req)[0], parse)
 
     def get_store(
@@ -281,15 +286,18 @@ class Client:
 
     def _call(
         self, req: _Req, *, before_retry: Callable[[], None] | None = None
-    ) -> tuple[httpx.Response, bool]:
-        """Send with retries. Returns the final response (any status but a retried one) and
-        whether some attempt failed in a way that may have been applied (5xx, transport)."""
+    ) -> tuple[Answer, bool]:
+        """Send with retries. Returns the final answer (any status but a retried one) and
+        whether some attempt failed in a way that may have been applied (5xx, transport).
+        Refused connections, DNS and TLS failures, timeouts and oversized bodies are not
+        retried; no retry starts once the sequence would outlast ``NetLimits.retry_budget``."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
         headers = {"LD-API-Version": req.version}  # one version per request, never a default
         headers |= {} if body is None else {"Content-Type": "application/json"}
         method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
-        ambiguous, attempt = False, 0
+        budget = max(self._limits.retry_budget, self._limits.timeout)
+        ambiguous, attempt, started = False, 0, self._clock()
         while True:
             attempt += 1
             with self._lock:
@@ -298,16 +306,17 @@ class Client:
                 response = self._send(req, content, headers)
             except httpx.TransportError as exc:
                 reason = self._redact(describe(exc), req.secrets)
-                if attempt >= limit:
-                    raise TransportError(
-                        f"could not reach LaunchDarkly at {self._host}: {reason}"
-                        f" (after {attempt} attempt{'s' if attempt != 1 else ''})"
-                    ) from exc
+                out_of_time = self._clock() - started >= budget
+                if attempt >= limit or out_of_time or fails_fast(exc):
+                    where = (self._host, req.method, req.path, self._limits.timeout)
+                    raise unreachable(exc, *where, reason, attempt) from exc
                 delay, failed_ambiguously = self._backoff(attempt), True
                 log.warning("%s %s failed (%s); retrying in %.2f s", method, path, reason, delay)
             except httpx.HTTPError as exc:
                 reason = self._redact(describe(exc), req.secrets)
-                raise TransportError(f"request to LaunchDarkly failed: {reason}") from exc
+                raise TransportError(
+                    f"request to LaunchDarkly at {self._host} failed: {reason}"
+                ) from exc
             else:
                 status = response.status_code
                 log.debug("%s %s -> %d (attempt %d)", method, path, status, attempt)
@@ -315,10 +324,15 @@ class Client:
                     return response, ambiguous
                 if status == 429:
                     delay, failed_ambiguously = self._rate_limit_wait(response, attempt), False
+                else:
+                    delay, failed_ambiguously = self._backoff(attempt), True
+                if self._clock() - started + delay > budget:
+                    log.warning("%s %s -> %d; retry budget spent", method, path, status)
+                    return response, ambiguous
+                if status == 429:
                     self._pacer.on_rate_limited(req.route, self._clock() + delay)
                     log.info("rate limited on %s %s; waiting %.2f s", method, path, delay)
                 else:
-                    delay, failed_ambiguously = self._backoff(attempt), True
                     log.warning("%s %s -> %d; retrying in %.2f s", method, path, status, delay)
             ambiguous = ambiguous or failed_ambiguously
             with self._lock:
@@ -327,20 +341,20 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(self, req: _Req, content: bytes | None, headers: dict[str, str]) -> httpx.Response:
+    def _send(self, req: _Req, content: bytes | None, headers: dict[str, str]) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
         ticket = self._pacer.before(req.route)
-        response: httpx.Response | None = None
+        answer: Answer | None = None
         try:
-            response = self._http.request(req.method, req.path, content=content, headers=headers)
+            answer = exchange(self._http, req.method, req.path, content, headers, self._limits)
         finally:
-            self._pacer.after(ticket, None if response is None else response.headers)
-        return response
+            self._pacer.after(ticket, None if answer is None else answer.headers)
+        return answer
 
     def _backoff(self, attempt: int) -> float:
         return backoff(self._retry, attempt, self._rng)
 
-    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
+    def _rate_limit_wait(self, response: Answer, attempt: int) -> float:
         return rate_limit_wait(self._retry, response.headers, attempt, self._clock(), self._rng)
 
     def _find_created(
@@ -367,22 +381,21 @@ class Client:
             return None
         return self.get_store(project, env, key, new[0].id, address=address)
 
-    def _check(self, req: _Req, response: httpx.Response) -> None:
+    def _check(self, req: _Req, response: Answer) -> None:
         """Raise ``ApiError`` (409: ``ConflictError``) unless the status is 2xx."""
         if not response.is_success:
-            raise self._error(req, response, *_error_details(response))
+            raise self._error(req, response, *error_details(response))
 
-    def _parse(self, req: _Req, response: httpx.Response, parse: Callable[[object], T]) -> T:
+    def _parse(self, req: _Req, response: Answer, parse: Callable[[object], T]) -> T:
         """The checked response's JSON body, parsed; a body of the wrong shape is an ApiError."""
         self._check(req, response)
         try:
-            return parse(response.json())
-        except ValueError as exc:  # not JSON, or Malformed
-            why = str(exc) if isinstance(exc, Malformed) else "not JSON"
-            message = f"the response body has an unexpected shape: {why}"
+            return parse(decode_json(response.content))
+        except Malformed as exc:
+            message = f"the response body has an unexpected shape: {exc}"
             raise self._error(req, response, "unexpected_response", message) from exc
 
-    def _error(self, req: _Req, response: httpx.Response, code: str, message: str) -> ApiError:
+    def _error(self, req: _Req, response: Answer, code: str, message: str) -> ApiError:
         cls = ConflictError if response.status_code == 409 else ApiError
         return cls(
             status=response.status_code,
@@ -395,15 +408,3 @@ class Client:
 
     def _redact(self, text: str, secrets: Collection[str] = ()) -> str:
         return redact(text, (self._token, *secrets))
-
-
-def _error_details(response: httpx.Response) -> tuple[str, str]:
-    """LaunchDarkly's ``code`` and ``message``; for a non-JSON body, its first 200 chars."""
-    try:
-        data: object = response.json()
-    except ValueError:
-        return "", " ".join(response.text.split())[:200]
-    if not isinstance(data, dict):
-        return "", ""
-    code, message = data.get("code"), data.get("message")
-    return (str(code) if code else "", str(message)[:500] if message else "")

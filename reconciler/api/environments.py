@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reconciler.api.client import Client
-from reconciler.api.routes import ENVIRONMENTS_ROUTE, ENVIRONMENTS_VERSION, environments_path
+from reconciler.api.routes import ENVIRONMENTS_VERSION, environments_path
 from reconciler.api.wire import parse_environment_page
 from reconciler.errors import ApiError
 from reconciler.model import Environment, ProjectEnvironments
@@ -34,7 +34,6 @@ def list_environments(client: Client, project: str) -> tuple[Environment, ...]:
             environments_path(project, offset),
             parse_environment_page,
             version=ENVIRONMENTS_VERSION,
-            route=ENVIRONMENTS_ROUTE,
         )
         for environment in page:
             found.setdefault(environment.key, environment)

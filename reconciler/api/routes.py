@@ -23,6 +23,16 @@ ENVIRONMENTS_ROUTE = "/api/v2/projects/{projectKey}/environments"
 ENVIRONMENTS_PAGE = 20
 
 
+def route_of(method: str, path: str) -> str:
+    """The rate-limit route of a request: the method and the URL pattern, e.g.
+    ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...`` or
+    ``GET /api/v2/projects/{projectKey}/environments``."""
+    if path.startswith(ENVIRONMENTS_ROUTE.split("{")[0]):
+        return f"{method} {ENVIRONMENTS_ROUTE}"
+    depth = path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
+    return f"{method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
+
+
 def environments_path(project: str, offset: int = 0) -> str:
     """One page of a project's environments (``limit`` ``ENVIRONMENTS_PAGE``)."""
     base = ENVIRONMENTS_ROUTE.replace("{projectKey}", quote(project, safe=""))

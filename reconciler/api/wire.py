@@ -28,14 +28,20 @@ def as_float(value: str | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
+INT64_MAX = 2**63 - 1
+
+
 def as_int(value: object) -> int | None:
-    """An int from an int, an integral float or a numeric string (API-NOTES §3 quirk)."""
+    """An int from an int, an integral float or a numeric string (API-NOTES §3 quirk); ``None``
+    for anything else, including numbers outside the signed 64-bit range."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    number = as_float(value) if isinstance(value, str) else value
-    return int(number) if isinstance(number, float) and number.is_integer() else None
+        return value if -INT64_MAX <= value <= INT64_MAX else None
+    number = as_float(value) if isinstance(value, str) and len(value) <= 40 else value
+    if not isinstance(number, float) or not number.is_integer():
+        return None
+    return as_int(int(number))
 
 
 def parse_list(data: object) -> list[LiveStore]:
@@ -55,9 +61,10 @@ def parse_store(data: object, *, with_config: bool) -> LiveStore:
     ids = {k: data.get(k) for k in ("_id", "projectKey", "environmentKey", "integrationKey")}
     missing = [k for k, v in ids.items() if not isinstance(v, str) or not v]
     version = as_int(data.get("version"))
-    if missing or version is None:
-        missing += [] if version is not None else ["version"]
+    if missing:
         raise Malformed(f"a store lacks {', '.join(missing)}")
+    if version is None or version < 0:
+        raise Malformed("a store's version is not a whole number from 0 to 2^63-1")
     tags, config = data.get("tags"), data.get("config")
     return LiveStore(
         id=str(ids["_id"]),

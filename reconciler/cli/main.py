@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn, TextIO
 
+from reconciler import escape
 from reconciler.cli.parser import build_parser
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 
@@ -45,7 +46,7 @@ def main(
         )
         return commands.run(args, io)
     except ReconcilerError as error:
-        err.write(f"error: {error}\n")
+        err.write(f"error: {escape.lines(str(error))}\n")
         return error.exit_code
     except KeyboardInterrupt:
         err.write("interrupted\n")
@@ -54,12 +55,19 @@ def main(
         return EXIT_OK if exit_.code in (0, None) else EXIT_ERROR
 
 
+class _EscapingFormatter(logging.Formatter):
+    """Log lines whose live values (names, ids, messages) cannot forge lines or escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape.lines(super().format(record))
+
+
 def _configure_logging(verbosity: int, stream: TextIO) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger("reconciler")
     root.handlers.clear()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_EscapingFormatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False

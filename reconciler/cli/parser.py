@@ -11,6 +11,7 @@ import argparse
 from typing import NoReturn, TypeAlias
 
 from reconciler import __version__
+from reconciler.api.limits import DEFAULT_TIMEOUT
 from reconciler.emulator.cli import add_arguments as add_emulator_arguments
 from reconciler.errors import UsageError
 from reconciler.model import DEFAULT_OWNER_TAG
@@ -53,6 +54,11 @@ def connection(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-attempts", type=_positive, default=8, help="tries per request (retries + 1)"
     )
+    p.add_argument(
+        "--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+        help="overall deadline of each request: connect, headers and body"
+        f" (default {DEFAULT_TIMEOUT:g})",
+    )  # fmt: skip
 
 
 def output(p: argparse.ArgumentParser) -> None:
@@ -151,4 +157,14 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 86400 seconds")
     return value

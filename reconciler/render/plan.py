@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from deepdiff import DeepDiff
 
+from reconciler import escape
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
@@ -135,8 +136,12 @@ def _flatten(view: Mapping[str, object], prefix: str = "") -> list[tuple[str, ob
     return out
 
 
-def _paint(text: str, kind: str, colour: bool) -> str:
-    return f"\033[{COLOURS[kind]}m{text}\033[0m" if colour else text
+def _paint(text: str, kind: str | None, colour: bool) -> str:
+    """One line of text output, escaped (``escape.text``: live values cannot forge lines or
+    terminal sequences), then coloured as ``kind`` (``None``: never). Every line of
+    ``render_text`` that can hold a live value goes through here."""
+    line = escape.text(text)
+    return f"\033[{COLOURS[kind]}m{line}\033[0m" if colour and kind else line
 
 
 def summary_line(plan: Plan) -> str:
@@ -183,7 +188,7 @@ def render_text(
 ) -> str:
     """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section;
     ``refusals`` (why apply would refuse it) at the end, before the summary."""
-    out: list[str] = [targeted_line(plan), ""] if plan.targets else []
+    out: list[str] = [_paint(targeted_line(plan), None, colour), ""] if plan.targets else []
     changed = [c for c in plan.changes if c.is_change]
     if changed:
         out.append("Drift detected:" if drift else "reconciler will perform these actions:")
@@ -242,11 +247,11 @@ def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
     head = f"  {sym} {change.address}  ({change.action}{ident}){label}"
     lines = [_paint(head, change.action, colour)]
     if change.reason:
-        lines.append(f"      # {change.reason}")
+        lines.append(_paint(f"      # {change.reason}", None, colour))
     for note in change.notes:
         lines.append(_paint(f"      # {note}", "note", colour))
     for path, text in field_changes(change, owner_tag):
-        lines.append(f"      {path}: {text}")
+        lines.append(_paint(f"      {path}: {text}", None, colour))
     for check in change.secrets:
         if check.state == "unverifiable":
             note = f"      ! config.{check.key}: {SECRET_NOTES['unverifiable']}"
@@ -347,33 +352,37 @@ def render_markdown(
     ]
     if refusals:
         out.append(f":no_entry: **Refused: apply would refuse this plan** ({len(refusals)}):")
-        out.extend(f"- `{r.reason}`: {r.message}" for r in refusals)
+        out.extend(f"- `{r.reason}`: {escape.markdown(r.message)}" for r in refusals)
         out.append("")
     if plan.targets:
-        out.append(f":dart: **{targeted_line(plan)}**")
+        out.append(f":dart: **{escape.markdown(targeted_line(plan))}**")
         out.append("")
     changed = [c for c in plan.changes if c.is_change]
     if changed:
         out.append("| | store | action | note |")
         out.append("|---|---|---|---|")
         for c in changed:
-            note = f"**{CRITICAL}** {c.reason}".strip() if c.critical else c.reason
-            out.append(f"| {SYMBOLS[c.action]} | `{c.address}` | {c.action} | {note} |")
+            address, reason = escape.markdown_code(str(c.address)), escape.markdown(c.reason)
+            note = f"**{CRITICAL}** {reason}".strip() if c.critical else reason
+            out.append(f"| {SYMBOLS[c.action]} | {address} | {c.action} | {note} |")
         out.append("")
     if plan.unmanaged:
-        out.append("Unmanaged (left alone): " + ", ".join(f"`{u.address}`" for u in plan.unmanaged))
+        unmanaged = (escape.markdown_code(str(u.address)) for u in plan.unmanaged)
+        out.append("Unmanaged (left alone): " + ", ".join(unmanaged))
         out.append("")
     rows = health_rows(plan, now_ms=now_ms) if now_ms is not None else []
     unhealthy = [(a, t) for a, ok, t in rows if not ok]
     if rows:
         out.append(f"Health: {len(rows) - len(unhealthy)} of {len(rows)} stores healthy.")
-        out.extend(f"- :warning: `{a}`: {t}" for a, t in unhealthy)
+        out.extend(
+            f"- :warning: {escape.markdown_code(a)}: {escape.markdown(t)}" for a, t in unhealthy
+        )
         out.append("")
     out.append("<details><summary>Details</summary>")
     out.append("")
     out.append("```diff")
-    text = render_text(plan, colour=False, drift=drift, now_ms=now_ms, refusals=refusals)
-    out.append(text.rstrip("\n"))
+    details = render_text(plan, colour=False, drift=drift, now_ms=now_ms, refusals=refusals)
+    out.append(escape.in_code_block(details.rstrip("\n")))
     out.append("```")
     out.append("")
     out.append("</details>")

@@ -12,6 +12,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from reconciler import escape
 from reconciler.api.client import Client, settings_from_env
 from reconciler.apply import savedplan
 from reconciler.apply.executor import Outcome, execute
@@ -113,7 +114,8 @@ def _execute(
             change, store = outcome.change, outcome.store
             ident = store.id if store is not None else change.id
             version = f", version {store.version}" if store is not None else ""
-            io.stderr.write(f"{change.address}: {change.action} done (id {ident}{version})\n")
+            line = f"{change.address}: {change.action} done (id {ident}{version})"
+            io.stderr.write(escape.text(line) + "\n")
 
     path = args.journal or io.env.get(JOURNAL_VAR) or DEFAULT_JOURNAL
     journal = Journal(None if args.no_journal else path)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
 from reconciler.api.environments import read_environments
+from reconciler.api.limits import NetLimits
 from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
@@ -43,6 +44,7 @@ def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client
         settings,
         retry=RetryPolicy(max_attempts=args.max_attempts),
         connections=args.parallelism,
+        limits=NetLimits(timeout=args.timeout),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reconciler import escape
 from reconciler.api.client import settings_from_env
 from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
@@ -30,7 +31,7 @@ def main(args: argparse.Namespace, io: IO) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for file in files:
             write_file(str(out / file.filename), file.text)
-            io.stdout.write(f"wrote {out / file.filename} ({file.project})\n")
+            io.stdout.write(escape.text(f"wrote {out / file.filename} ({file.project})") + "\n")
     else:
         io.stdout.write("\n---\n".join(f.text.rstrip("\n") for f in files) + "\n")
     variables = [v for f in files for v in f.variables]

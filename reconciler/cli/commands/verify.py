@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from reconciler import escape
 from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import load
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
@@ -40,11 +41,11 @@ def main(args: argparse.Namespace, io: IO) -> int:
         io.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     else:
         for report in reports:
-            io.stdout.write(f"{'ok  ' if report.healthy else 'FAIL'} {report.address}\n")
-            for check in report.checks:
-                io.stdout.write(
-                    f"       {'✓' if check.ok else '✗'} {check.kind}: {check.message}\n"
-                )
+            io.stdout.write(escape.text(f"{'ok  ' if report.healthy else 'FAIL'} {report.address}"))
+            for check in report.checks:  # messages may quote what a store's server said
+                mark = "✓" if check.ok else "✗"
+                io.stdout.write("\n" + escape.text(f"       {mark} {check.kind}: {check.message}"))
+            io.stdout.write("\n")
         healthy = sum(1 for r in reports if r.healthy)
         io.stdout.write(f"Verify: {healthy} of {len(reports)} store(s) healthy.\n")
     return EXIT_OK if all(r.healthy for r in reports) else EXIT_CHANGES

@@ -1,0 +1,159 @@
+"""The bounds every API answer is held to: an overall deadline, a body cap, and a strict decoder.
+
+``NetLimits`` carries the per-request deadline (``--timeout``, covering connect, headers and
+body), the response body cap and the bound on a request's whole retry sequence. ``Deadline`` is
+one attempt's monotonic deadline; ``BodyReader`` collects a streamed body chunk by chunk and
+stops with ``BodyTooLarge`` or ``DeadlineExceeded`` as soon as either bound is crossed, so a
+trickling or endless server costs at most the deadline and the cap. ``decode_json`` turns a
+body into JSON values or raises ``Malformed``: strict UTF-8, no ``NaN``/``Infinity``, integers
+that fit 64 bits, nesting of at most ``MAX_DEPTH`` levels, no lone surrogates. Nothing here
+does I/O or knows about HTTP libraries; ``reconciler.api.client`` drives it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.api.wire import Malformed
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+ERROR_BODY_CAP = 64 * 1024  # error answers are read this far: only an excerpt is ever shown
+DEFAULT_RETRY_BUDGET = 120.0
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 20
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NetLimits:
+    """How long one request may take (``timeout``, seconds, connect to last body byte), how
+    large its body may be (``max_body``, bytes), and how long it may keep being retried
+    (``retry_budget``, seconds from the first attempt; never less than one ``timeout``)."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    max_body: int = DEFAULT_MAX_BODY
+    retry_budget: float = DEFAULT_RETRY_BUDGET
+
+
+DEFAULT_LIMITS = NetLimits()
+
+
+class DeadlineExceeded(Exception):
+    """An attempt ran past its deadline."""
+
+
+class BodyTooLarge(Exception):
+    """A response body grew past the cap."""
+
+
+class Deadline:
+    """A point in ``clock`` time (monotonic by default) ``seconds`` from now."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.seconds = seconds
+        self._at = clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; raises ``DeadlineExceeded`` when there are none."""
+        left = self._at - self._clock()
+        if left <= 0:
+            raise DeadlineExceeded
+        return left
+
+
+class BodyReader:
+    """Collects body chunks while both the deadline and the cap hold."""
+
+    def __init__(self, deadline: Deadline, max_body: int) -> None:
+        self._deadline = deadline
+        self._max = max_body
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._max:
+            raise BodyTooLarge
+        self._chunks.append(chunk)
+        self._deadline.remaining()
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def describe_size(size: int) -> str:
+    """``8 MiB``, ``512 KiB`` or ``100 bytes``."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
+
+
+def _reject_constant(name: str) -> object:
+    raise Malformed(f"the body holds {name}, which is not JSON")
+
+
+def _parse_int(text: str) -> int:
+    """An integer that fits 64 bits (signed, or unsigned when positive): what JSON encoders and
+    LaunchDarkly's int64 fields can carry."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise Malformed(f"the body holds an integer of {len(text.lstrip('-'))} digits")
+    number = int(text)
+    if not -(2**63) <= number < 2**64:
+        raise Malformed(f"the body holds an integer beyond 64 bits ({text})")
+    return number
+
+
+def decode_json(body: bytes) -> object:
+    """The JSON value of ``body``, or ``Malformed`` saying why there is none."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Malformed(f"the body is not UTF-8 (byte {exc.start})") from None
+    try:
+        value: object = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+    except RecursionError:
+        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise Malformed(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    check_value(value)
+    return value
+
+
+def check_value(value: object) -> None:
+    """``Malformed`` unless ``value`` nests at most ``MAX_DEPTH`` levels and every string in it
+    (keys included) is valid Unicode (JSON's ``\\ud800`` escapes can make lone surrogates)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+                children = list(item.values())
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Malformed("the body holds a string that is not valid Unicode") from None
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The first ``limit`` characters of ``text`` with runs of whitespace collapsed."""
+    return " ".join(text[: limit * 4].split())[:limit]

@@ -1,0 +1,87 @@
+"""The pure bounds: deadlines on an injected clock, the body cap, the strict JSON decoder."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.api.limits import (
+    MAX_DEPTH,
+    BodyReader,
+    BodyTooLarge,
+    Deadline,
+    DeadlineExceeded,
+    decode_json,
+    describe_size,
+    excerpt,
+)
+from reconciler.api.wire import Malformed
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_deadline_counts_down_and_then_raises() -> None:
+    clock = Clock()
+    deadline = Deadline(5.0, clock)
+    clock.now += 4.0
+    assert deadline.remaining() == pytest.approx(1.0)
+    clock.now += 1.0
+    with pytest.raises(DeadlineExceeded):
+        deadline.remaining()
+
+
+def test_the_body_reader_stops_at_the_cap_and_at_the_deadline() -> None:
+    clock = Clock()
+    reader = BodyReader(Deadline(10.0, clock), max_body=10)
+    reader.add(b"12345")
+    reader.add(b"67890")
+    assert reader.body() == b"1234567890"
+    with pytest.raises(BodyTooLarge):
+        reader.add(b"x")
+    slow = BodyReader(Deadline(10.0, clock), max_body=1000)
+    slow.add(b"a")
+    clock.now += 10.0
+    with pytest.raises(DeadlineExceeded):
+        slow.add(b"b")
+
+
+def test_sizes_are_described_in_the_largest_whole_unit() -> None:
+    assert [describe_size(n) for n in (8 << 20, 512 << 10, 100)] == [
+        "8 MiB",
+        "512 KiB",
+        "100 bytes",
+    ]
+
+
+def test_valid_json_decodes_including_64_bit_integers() -> None:
+    body = b'{"a": [1, -9223372036854775808, 18446744073709551615, 1.5, "\\u00e9", null]}'
+    assert decode_json(body) == {"a": [1, -(2**63), 2**64 - 1, 1.5, "é", None]}
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nests deeper than 64 levels"),
+        (b"[" * 100_000, "nests deeper than 64 levels"),
+        (b"18446744073709551616", "beyond 64 bits"),
+        (b"-" + b"9" * 30, "an integer of 30 digits"),
+        (b"[Infinity]", "Infinity, which is not JSON"),
+        (b'"\\udc00"', "not valid Unicode"),
+        (b'{"\\ud800": 1}', "not valid Unicode"),
+        (b"\xc3\x28", "not UTF-8 (byte 0)"),
+        (b"{", "not JSON (Expecting property name"),
+    ],
+)
+def test_hostile_json_is_malformed_with_a_reason(body: bytes, why: str) -> None:
+    with pytest.raises(Malformed) as info:
+        decode_json(body)
+    assert why in str(info.value)
+
+
+def test_an_excerpt_is_short_and_on_one_line() -> None:
+    assert excerpt("<html>\n  <body>" + "x" * 1000) == ("<html> <body>" + "x" * 1000)[:200]
