@@ -9,6 +9,7 @@ from conftest import TOKEN
 
 from reconciler.api.client import Client, ConnectionSettings
 from reconciler.api.environments import MAX_PAGES, list_environments, read_environments
+from reconciler.api.routes import environments_path, route_of, store_path
 from reconciler.emulator import EmulatorServer
 from reconciler.errors import ApiError
 from reconciler.model import Environment, ProjectEnvironments
@@ -121,3 +122,14 @@ def test_an_environment_key_that_is_not_a_key_is_refused_without_echoing_it(key:
     with client, pytest.raises(ApiError, match="not a LaunchDarkly key") as error:
         list_environments(client, "payments")
     assert key not in str(error.value)
+
+
+def test_environment_reads_are_paced_as_one_route_whatever_the_project() -> None:
+    assert (
+        route_of("GET", environments_path("payments", 40))
+        == route_of("GET", environments_path("search"))
+        == "GET /api/v2/projects/{projectKey}/environments"
+    )
+    assert route_of("GET", store_path("payments", "production")) == (
+        "GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/{environmentKey}"
+    )
