@@ -2,6 +2,8 @@
 
 Safety is the same ``refusals`` computation ``plan`` shows (with the environment reads, and
 narrowed to ``--target``), so a plan that ``plan`` accepted is not refused here and vice versa.
+A saved plan is checked with the flags it was made with (``apply --plan`` may repeat them,
+``--target`` included, but not add or change any).
 
 Progress goes to stderr, one line per store for small plans; every request is journalled.
 SIGINT and SIGTERM during execution stop it cleanly (``reconciler.apply.interrupt``).
