@@ -2,8 +2,9 @@
 
 Starts the emulator on a free loopback port, seeded with a small account (examples/demo-seed.yaml:
 a store that drifted, a hand-made store the manifests adopt, and an unmanaged one), then runs the
-real CLI as a user would: validate, plan, apply, drift, a hand edit, drift again (and one cycle
-of ``watch``, showing its drift gauges), and a saved-plan
+real CLI as a user would: a plan refused by its preflight (a misspelt environment, with
+LaunchDarkly's suggestion) and its fix, validate, plan, apply, drift, a hand edit, drift again
+(and one cycle of ``watch``, showing its drift gauges), and a saved-plan
 apply that fixes it. Then the data plane: with ``redis-server`` installed it starts one on
 loopback, with ``moto`` installed its DynamoDB-compatible server (with LaunchDarkly's table),
 declares a store for each, applies with ``--wait-healthy`` (the emulator's data plane writes
@@ -89,6 +90,33 @@ LOCAL_DYNAMODB = """\
 """
 REDIS_PASSWORD = "local-redis-demo-password"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}
+
+
+TYPO = """\
+project: search
+stores:
+  - environment: stagin           # a typo: LaunchDarkly has no such environment
+    integrationKey: redis
+    name: Search staging
+    config: {host: redis.search.internal}
+"""
+
+
+def preflight(env: dict[str, str]) -> None:
+    """A manifest with a misspelt environment: plan refuses it (exit 1) and says what exists."""
+    with tempfile.TemporaryDirectory() as tmp:
+        typo = Path(tmp) / "typo.yaml"
+        typo.write_text(TYPO)
+        print(f"\n# A new manifest, {typo.name}, misspells an environment key...")
+        step("preflight: refused, with the environments that exist", ["plan", str(typo)], env, 1)
+        typo.write_text(
+            TYPO.replace(
+                "stagin           # a typo: LaunchDarkly has no such environment", "staging"
+            )
+        )
+        print(f"\n# ...fixed: {typo.name} now says 'staging'.")
+        step("the fixed manifest plans cleanly", ["plan", str(typo), "--target",
+             "search/staging"], env, 0)  # fmt: skip
 
 
 def free_port() -> int:
@@ -251,6 +279,7 @@ def run(server: EmulatorServer, redis_port: int | None, dynamodb: str | None) ->
         "RECONCILER_FINGERPRINT_KEY": "demo-fingerprint-key",
         "RECONCILER_JOURNAL": str(Path(tempfile.gettempdir()) / "reconciler-demo.jsonl"),
     }
+    preflight(env)
     step("check the manifests, no network", ["validate", MANIFESTS], env, 0)
     step("what would change", ["plan", MANIFESTS], env, 0)
     step("make it so", ["apply", MANIFESTS, "--auto-approve"], env, 0)

@@ -128,6 +128,31 @@ class DesiredState:
 
 
 @dataclass(frozen=True, slots=True)
+class Environment:
+    """One LaunchDarkly environment, as the environment reads return it (API-NOTES §9).
+    ``client_side_id`` (the API's ``_id``) is the key prefix the SDKs read big segments
+    under. The SDK and mobile keys the API also returns are secrets and are never kept."""
+
+    project: str
+    key: str
+    critical: bool
+    client_side_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectEnvironments:
+    """What LaunchDarkly says about one project: whether it exists, and its environments."""
+
+    project: str
+    exists: bool
+    environments: tuple[Environment, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(e.key for e in self.environments)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreError:
     """One entry of ``_status.errors``."""
 
@@ -166,18 +191,6 @@ class LiveStore:
     @property
     def slot(self) -> tuple[str, str, str]:
         return (self.project, self.environment, self.integration_key)
-
-
-@dataclass(frozen=True, slots=True)
-class Environment:
-    """One LaunchDarkly environment, as the environment reads return it (API-NOTES §9).
-    ``client_side_id`` (the API's ``_id``) is the key prefix the SDKs read big segments
-    under. The SDK and mobile keys the API also returns are secrets and are never kept."""
-
-    project: str
-    key: str
-    critical: bool
-    client_side_id: str
 
 
 def redact(value: object) -> object:

@@ -58,9 +58,20 @@ def test_every_error_of_every_file_is_reported_together(
     assert api_calls(emulator) == 0
 
 
-def test_an_unknown_environment_is_a_404_naming_the_store(
+def test_an_unknown_environment_is_refused_before_any_write_naming_the_store(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
+    manifest = write(tmp_path, PAYMENTS.replace("environment: staging", "environment: nowhere"))
+    result = cli(emulator, "apply", manifest, "--auto-approve")
+    assert result.code == 1
+    assert "environment 'nowhere' does not exist in project 'payments'" in result.err
+    assert emulator.state.stores() == []
+
+
+def test_an_unknown_environment_is_a_404_naming_the_store_when_environments_are_unreadable(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.state.environment_read_denied = True
     manifest = write(tmp_path, PAYMENTS.replace("environment: staging", "environment: nowhere"))
     result = cli(emulator, "apply", manifest, "--auto-approve")
     assert result.code == 1

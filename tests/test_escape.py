@@ -78,7 +78,8 @@ def test_a_forged_live_name_cannot_forge_a_line_of_the_text_plan(
 ) -> None:
     seed_forged(emulator, FORGED, owned=owned)
     result = cli(emulator, command, write(tmp_path, PAYMENTS), "--no-color")
-    assert result.code in (0, 2), result.all
+    refused = owned and command == "plan"  # the delete needs --allow-delete: preflight refuses
+    assert result.code in ((1,) if refused else (0, 2)), result.all
     lines = result.out.splitlines()
     creates = [line for line in lines if line.startswith("  + ")]
     assert len(creates) == 2  # the two declared stores, nothing forged
@@ -116,8 +117,9 @@ def test_a_forged_name_cannot_break_the_markdown_plan(
     seed_forged(emulator, HTML, owned=True)
     seed_forged(emulator, FORGED, owned=False)
     result = cli(emulator, "plan", write(tmp_path, PAYMENTS), "--format", "markdown")
-    assert result.code == 0, result.all
+    assert result.code == 1, result.all  # refused (a delete without --allow-delete), shown whole
     markdown = result.out
+    assert ":no_entry: **Refused" in markdown
     assert markdown.count("<details>") == markdown.count("</details>") == 3  # one per store
     assert markdown.count("<summary>") == markdown.count("</summary>") == 3
     assert markdown.count("```diff") == 3 and markdown.count("```") == 6

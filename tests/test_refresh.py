@@ -16,10 +16,14 @@ from cli_helpers import PAYMENTS, cli, write
 from reconciler.emulator import EmulatorServer
 
 LIST = "/api/v2/integration-capabilities/big-segment-store"
+ENVIRONMENTS = ("GET", "/api/v2/projects/payments/environments")
 
 
 def requests(emulator: EmulatorServer) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in emulator.state.requests]
+    """The store API requests; asserts the one environment read of the project (preflight)."""
+    every = [(r.method, r.path) for r in emulator.state.requests]
+    assert every.count(ENVIRONMENTS) == 1
+    return [r for r in every if r != ENVIRONMENTS]
 
 
 @pytest.mark.parametrize("list_config", [False, True])

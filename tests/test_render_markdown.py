@@ -4,6 +4,7 @@ section balanced, long lists counted instead of spelled out."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -19,6 +20,7 @@ from reconciler.model import (
 )
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import build_plan
+from reconciler.plan.safety import Refusal
 from reconciler.render.markdown import COMMENT_LIMIT, render_markdown
 
 FENCE_OPEN = "```diff"
@@ -149,3 +151,33 @@ def test_a_plan_without_changes_says_so() -> None:
     drift = render_markdown(plan, drift=True)
     assert drift.startswith("### reconciler drift report")
     assert "No drift: LaunchDarkly matches the manifests." in drift
+
+
+def test_many_long_hostile_refusals_and_targets_stay_bounded_and_escaped() -> None:
+    hostile = "x\n| forged | row |\n</details>```" + "y" * 5_000
+    found = [
+        Refusal(f"unknown-environment-{i}", hostile, (f"payments/env-{i}/redis",), None)
+        for i in range(500)
+    ]
+    plan = dataclasses.replace(
+        creates(2_000), targets=tuple(f"payments/env-{i}" for i in range(2_000))
+    )
+    markdown = render_markdown(plan, refusals=found)
+    assert len(markdown) <= COMMENT_LIMIT
+    assert ":no_entry: **Refused: apply would refuse this plan** (500):" in markdown
+    shown = [line for line in markdown.splitlines() if line.startswith("- `unknown-environment")]
+    rest = re.search(r"^- … and (\d+) more reasons$", markdown, re.MULTILINE)
+    assert shown and rest is not None and len(shown) + int(rest.group(1)) == 500
+    assert all(len(line) < 2 * 1_000 for line in shown)  # each message cut, then escaped
+    assert ":dart: **Targeted run" in markdown
+    assert "\n| forged" not in markdown and "</details>```" not in markdown
+    assert markdown.count("<details>") == markdown.count("</details>")
+
+
+def test_a_change_in_a_critical_environment_is_labelled_in_the_table_and_its_block() -> None:
+    plan = creates(2)
+    critical = dataclasses.replace(plan.changes[0], critical=True)
+    markdown = render_markdown(dataclasses.replace(plan, changes=(critical, plan.changes[1])))
+    rows = [line for line in markdown.splitlines() if line.startswith("| + |")]
+    assert ["**critical environment**" in row for row in rows] == [True, False]
+    assert markdown.count("[critical environment]</summary>") == 1

@@ -3,30 +3,43 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cli_helpers import PASSWORD, PAYMENTS, Result, cli, write
 
+from reconciler.apply.integrity import checksum
 from reconciler.emulator import EmulatorServer
 
 KEY = {"RECONCILER_FINGERPRINT_KEY": "test-fingerprint-key"}
+NO_KEY = {"RECONCILER_FINGERPRINT_KEY": ""}
 
 
 def writes(server: EmulatorServer) -> list[str]:
     return [f"{r.method} {r.path}" for r in server.state.requests if r.method != "GET"]
 
 
-def saved(server: EmulatorServer, tmp: Path, text: str = PAYMENTS, **env: str) -> tuple[str, str]:
+def saved(
+    server: EmulatorServer, tmp: Path, text: str = PAYMENTS, *flags: str, **env: str
+) -> tuple[str, str]:
     manifest = write(tmp, text)
     out = str(tmp / "plan.json")
-    result = cli(server, "plan", manifest, "--out", out, **{**KEY, **env})
+    result = cli(server, "plan", manifest, "--out", out, *flags, **{**KEY, **env})
     assert result.code == 0, result.all
     return manifest, out
 
 
 def apply_saved(server: EmulatorServer, plan: str, *argv: str, **env: str) -> Result:
     return cli(server, "apply", "--plan", plan, "--auto-approve", *argv, **{**KEY, **env})
+
+
+def doctor(plan: str, edit: Callable[[dict[str, Any]], object]) -> None:
+    """Edit an unsigned saved plan, then recompute its (unkeyed) checksum."""
+    document = json.loads(Path(plan).read_text())
+    edit(document)
+    document["checksum"] = checksum(document)
+    Path(plan).write_text(json.dumps(document))
 
 
 def first_change(document: dict[str, Any]) -> dict[str, Any]:
@@ -122,10 +135,15 @@ def test_a_saved_plan_with_deletes_needs_allow_delete_at_plan_time(
     cli(emulator, "apply", manifest, "--auto-approve")
     one_store = write(tmp_path, PAYMENTS.split("  - environment: staging")[0], "one.yaml")
     plan = str(tmp_path / "plan.json")
-    assert cli(emulator, "plan", one_store, "--out", plan, **KEY).code == 0
-    refused = apply_saved(emulator, plan)
+    preflight = cli(emulator, "plan", one_store, "--out", plan, **KEY)
+    assert preflight.code == 1 and "--allow-delete" in preflight.err
+    assert not Path(plan).exists()  # plan = apply: a refused plan is not saved
+    # A file that holds the delete without the flag anyway (an unsigned one, edited) is refused.
+    assert cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **NO_KEY).code == 0
+    doctor(plan, lambda d: d["flags"].update(allow_delete=False))
+    refused = apply_saved(emulator, plan, **NO_KEY)
     assert refused.code == 1 and "--allow-delete" in refused.err
-    added = apply_saved(emulator, plan, "--allow-delete")  # flags are fixed at plan time
+    added = apply_saved(emulator, plan, "--allow-delete", **NO_KEY)  # flags are fixed at plan time
     assert added.code == 1 and "not to the plan" in added.err
     assert len(emulator.state.stores()) == 2
     assert cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **KEY).code == 0
@@ -159,10 +177,16 @@ def test_a_protected_store_survives_a_saved_plan_that_deletes_it(
     cli(emulator, "apply", write(tmp_path, protected), "--auto-approve")
     one_store = write(tmp_path, PAYMENTS.split("  - environment: staging")[0], "one.yaml")
     plan = str(tmp_path / "plan.json")
-    cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **KEY)  # may warn: protected
+    preflight = cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **KEY)
+    assert preflight.code == 1 and "protected" in preflight.err
+    assert not Path(plan).exists()  # plan = apply: a refused plan is not saved
+    # A file that holds such a delete anyway (unsigned, edited) is refused too.
+    cli(emulator, "apply", write(tmp_path, PAYMENTS), "--auto-approve")  # protect: false
+    assert cli(emulator, "plan", one_store, "--allow-delete", "--out", plan, **NO_KEY).code == 0
+    doctor(plan, lambda d: first_change(d).update(protected=True))
     assert first_change(json.loads(Path(plan).read_text()))["protected"] is True
     emulator.state.clear_requests()
-    result = apply_saved(emulator, plan)
+    result = apply_saved(emulator, plan, **NO_KEY)
     assert result.code == 1 and "protected" in result.err
     assert writes(emulator) == []
     assert len(emulator.state.stores()) == 2

@@ -324,6 +324,21 @@ def test_auto_apply_skips_a_plan_over_the_threshold_unless_forced(
     assert value(got, DRIFT, **PROD) == 0 and value(got, DRIFT, **STAGING) == 0
 
 
+def test_auto_apply_skips_what_apply_would_refuse_such_as_a_misspelt_environment(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    typo = write(tmp_path, PAYMENTS.replace("  - environment: staging", "  - environment: stagin"))
+    once = ["watch", typo, "--listen", "127.0.0.1:0", "--cycles", "1", "--auto-apply"]
+    result = cli(emulator, *once, "--no-journal")
+    assert result.code == 0, result.err  # the cycle itself succeeded
+    skipped = [json.loads(line) for line in result.err.splitlines() if "auto-apply skipped" in line]
+    assert len(skipped) == 1 and "did you mean 'staging'?" in skipped[0]["message"]
+    assert skipped[0]["reasons"] == ["unknown-environment"]
+    assert emulator.state.stores() == []  # not even the well-spelt store: apply refuses it whole
+    plan = cli(emulator, "plan", typo)
+    assert plan.code == 1 and "did you mean 'staging'?" in plan.err
+
+
 def test_auto_apply_deletes_an_owned_store_only_with_allow_delete(
     emulator: EmulatorServer, manifests: str, tmp_path: Path
 ) -> None:

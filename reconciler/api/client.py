@@ -1,10 +1,11 @@
 """The LaunchDarkly API client (with ``reconciler.api.transport``, all that imports httpx).
 
-Every request carries one ``LD-API-Version`` (``beta``; ``read`` names its own) and the raw token,
-is held to ``NetLimits`` (``transport.exchange``), retried as ``reconciler.api.retry`` decides
-(refused, DNS, TLS and timeouts fail fast), paced by ``reconciler.api.pacing``; answers become
-``LiveStore`` values, failures ``ApiError``/``ConflictError``/``TransportError``. Neither the token
-nor request bodies ever reach an exception or a log line (``reconciler.api.redact``).
+Every request carries the raw token and one ``LD-API-Version`` (``beta``; ``20240415`` for the
+environment reads), is held to ``NetLimits`` (``transport.exchange``), retried as
+``reconciler.api.retry`` decides (refused, DNS, TLS and timeouts fail fast), paced by
+``reconciler.api.pacing``; answers become ``LiveStore`` values, failures
+``ApiError``/``ConflictError``/``TransportError``. Neither the token nor request bodies ever
+reach an exception or a log line (``reconciler.api.redact``).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class Client:
         self._lock = threading.Lock()
         self._requests = 0
         self._retries = 0
-        headers = {"Authorization": settings.token, "LD-API-Version": "beta"}
+        headers = {"Authorization": settings.token}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
         self._http = httpx.Client(
             base_url=settings.api_host,
@@ -187,9 +188,10 @@ class Client:
         req = ApiRequest("GET", API_PREFIX, None)
         return self._parse(req, self._call(req)[0], parse_list)
 
-    def read(self, path: str, parse: Callable[[object], T], *, route: str, version: str) -> T:
-        """GET ``path`` outside the store API, with its own ``route`` and ``LD-API-Version``."""
-        req = ApiRequest("GET", path, None, version=version, pattern=route)
+    def read(self, path: str, parse: Callable[[object], T], *, version: str) -> T:
+        """GET ``path`` outside the store API with ``LD-API-Version: version`` (its rate-limit
+        route is ``routes.route_of``); the checked JSON body, parsed."""
+        req = ApiRequest("GET", path, None, version=version)
         return self._parse(req, self._call(req)[0], parse)
 
     def get_store(
@@ -287,8 +289,8 @@ class Client:
         retried; no retry starts once the sequence would outlast ``NetLimits.retry_budget``."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
-        headers = {} if body is None else {"Content-Type": "application/json"}
-        headers |= {"LD-API-Version": req.version} if req.version else {}
+        headers = {"LD-API-Version": req.version}  # one version per request, never a default
+        headers |= {} if body is None else {"Content-Type": "application/json"}
         method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
         budget = max(self._limits.retry_budget, self._limits.timeout)
         ambiguous, attempt, started = False, 0, self._clock()
@@ -335,9 +337,7 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(
-        self, req: ApiRequest, content: bytes | None, headers: dict[str, str] | None
-    ) -> Answer:
+    def _send(self, req: ApiRequest, content: bytes | None, headers: dict[str, str]) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
         ticket = self._pacer.before(req.route)
         answer: Answer | None = None

@@ -1,46 +1,92 @@
-"""LaunchDarkly's environment reads, and the client-side IDs ``verify`` finds through them.
+"""LaunchDarkly's environment reads (API-NOTES §9): which projects and environments exist, which
+are critical, and the client-side IDs ``verify`` needs.
 
-``list_environments`` pages ``GET /api/v2/projects/{p}/environments`` (``LD-API-Version:
-20240415``, not beta) into ``Environment`` values: key, ``critical`` and ``_id``, the client-side
-ID that is the key prefix LaunchDarkly's SDKs read big segments under (API-NOTES §9). The SDK
-and mobile keys in the same answers are secrets: they are never kept, logged or shown.
-``find_client_side_ids`` asks once per project for the environments a command needs and says,
-as warnings, what it could not find: a token that may not read environments (403), an unknown
-project (404) or environment. Any other failure is the caller's ``ApiError``/``TransportError``.
+``list_environments`` pages through ``GET /api/v2/projects/{p}/environments`` (not beta: it
+sends ``LD-API-Version: 20240415``) into ``Environment`` values holding only the key,
+``critical`` and ``_id`` (the client-side ID, the key prefix LaunchDarkly's SDKs read big
+segments under); the SDK and mobile keys in the same answers are secrets and are never parsed,
+logged or kept. ``read_environments`` does that for every project a plan touches: a 404 means
+the project does not exist, and a 403 (a token that may not read environments) turns into a
+warning instead of an answer, so existence is simply not checked. ``find_client_side_ids`` asks
+once per project for the environments ``verify`` needs and says, as warnings, what it could not
+find. Any other failure is the caller's ``ApiError``/``TransportError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reconciler.api.client import Client
-from reconciler.api.routes import ENVIRONMENTS_API_VERSION, ENVIRONMENTS_ROUTE, environments_path
+from reconciler.api.routes import ENVIRONMENTS_PAGE, ENVIRONMENTS_VERSION, environments_path
 from reconciler.api.wire import parse_environments
 from reconciler.errors import ApiError
-from reconciler.model import Environment
+from reconciler.model import Environment, ProjectEnvironments
 
-PAGE_SIZE = 20
-"""Environments per page: LaunchDarkly's default."""
+PAGE_SIZE = ENVIRONMENTS_PAGE
+"""Environments asked for per page: LaunchDarkly's default."""
 MAX_PAGES = 500
-"""A server that keeps answering full pages is not followed further than this."""
+"""A listing that has not ended after this many pages is a server error, not a loop."""
 
 
-def list_environments(client: Client, project: str) -> list[Environment]:
-    """Every environment of ``project``, page by page (``ApiError`` 404: unknown project)."""
-    found: list[Environment] = []
+def list_environments(client: Client, project: str) -> tuple[Environment, ...]:
+    """Every environment of ``project``, all pages, in LaunchDarkly's order (a key listed twice
+    is kept once). The listing ends at ``totalCount``, or, when the server gives none, at a
+    short page. ``ApiError`` 404: no such project; 403: the token may not read environments."""
+    found: dict[str, Environment] = {}
+    offset = 0
     for _ in range(MAX_PAGES):
-        path = f"{environments_path(project)}?limit={PAGE_SIZE}&offset={len(found)}"
         page, total = client.read(
-            path,
+            environments_path(project, offset),
             lambda data: parse_environments(data, project),
-            route=ENVIRONMENTS_ROUTE,
-            version=ENVIRONMENTS_API_VERSION,
+            version=ENVIRONMENTS_VERSION,
         )
-        found.extend(page)
-        if len(page) < PAGE_SIZE or (total is not None and len(found) >= total):
-            break
-    return found
+        for environment in page:
+            found.setdefault(environment.key, environment)
+        offset += len(page)
+        if not page or (offset >= total if total is not None else len(page) < PAGE_SIZE):
+            return tuple(found.values())
+    raise ApiError(
+        status=200, code="unexpected_response", method="GET",
+        path=environments_path(project, offset),
+        message=f"the environment listing did not end after {MAX_PAGES} pages",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentReads:
+    """What the environment reads found: ``projects`` maps each project that could be read to
+    what LaunchDarkly says of it; a project missing from it was not checked (``warnings``)."""
+
+    projects: dict[str, ProjectEnvironments]
+    warnings: tuple[str, ...] = ()
+
+
+def read_environments(
+    client: Client, projects: Collection[str], *, parallelism: int = 8
+) -> EnvironmentReads:
+    """One paginated listing per project; 404 is an unknown project, 403 a warning."""
+
+    def one(project: str) -> ProjectEnvironments | str:
+        try:
+            return ProjectEnvironments(project, True, list_environments(client, project))
+        except ApiError as error:
+            if error.status == 404:
+                return ProjectEnvironments(project, False)
+            if error.status == 403:
+                return (
+                    f"cannot read the environments of project {project} (HTTP 403: the token"
+                    " may not read environments); not checking that its environments exist"
+                    " or which are critical"
+                )
+            raise
+
+    ordered = sorted(set(projects))
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(ordered) or 1))) as pool:
+        results = list(pool.map(one, ordered))
+    found = {r.project: r for r in results if isinstance(r, ProjectEnvironments)}
+    return EnvironmentReads(found, tuple(r for r in results if isinstance(r, str)))
 
 
 @dataclass(frozen=True, slots=True)

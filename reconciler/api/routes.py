@@ -1,5 +1,5 @@
-"""The API's routes: the big-segment-store and environment paths, how they are built, and the
-observer of requests by route.
+"""The API's routes: the big-segment-store and environment paths, how they are built, the
+rate-limit route of a request (``route_of``), and the observer of requests by route.
 
 Plain strings, no HTTP: the client requests these paths and the journal records them, so the
 journal can name a request without importing the client (or httpx).
@@ -25,15 +25,28 @@ def store_path(*segments: str) -> str:
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
 
 
-ENVIRONMENTS_PREFIX = "/api/v2/projects"
-ENVIRONMENTS_API_VERSION = "20240415"
+ENVIRONMENTS_VERSION = "20240415"
 """The environment reads are not beta: they take the current dated version (API-NOTES §9)."""
-ENVIRONMENTS_ROUTE = f"GET {ENVIRONMENTS_PREFIX}/{{projectKey}}/environments"
+ENVIRONMENTS_ROUTE = "/api/v2/projects/{projectKey}/environments"
+ENVIRONMENTS_PAGE = 20
+"""Environments per page: LaunchDarkly's default."""
 
 
-def environments_path(project: str) -> str:
-    """``/api/v2/projects/{project}/environments``, the project key %-quoted."""
-    return f"{ENVIRONMENTS_PREFIX}/{quote(project, safe='')}/environments"
+def route_of(method: str, path: str) -> str:
+    """The rate-limit route of a request: the method and the URL pattern, e.g.
+    ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...`` or
+    ``GET /api/v2/projects/{projectKey}/environments``."""
+    if path.startswith(ENVIRONMENTS_ROUTE.split("{")[0]):
+        return f"{method} {ENVIRONMENTS_ROUTE}"
+    depth = path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
+    return f"{method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
+
+
+def environments_path(project: str, offset: int | None = None) -> str:
+    """A project's environments (``/api/v2/projects/{project}/environments``, the key
+    %-quoted); with ``offset``, one page of them (``limit`` ``ENVIRONMENTS_PAGE``)."""
+    base = ENVIRONMENTS_ROUTE.replace("{projectKey}", quote(project, safe=""))
+    return base if offset is None else f"{base}?limit={ENVIRONMENTS_PAGE}&offset={offset}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +58,9 @@ class ApiRequest:
     address: str | None
     body: object = None
     secrets: tuple[str, ...] = ()
-    version: str | None = None  # the LD-API-Version, when not beta
-    pattern: str | None = None  # the route, for a path outside the store API
+    version: str = "beta"  # the LD-API-Version: one per request, never a client default
 
     @property
     def route(self) -> str:
-        """The rate-limit route: the method and the URL pattern, e.g.
-        ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
-        if self.pattern is not None:
-            return self.pattern
-        depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
-        return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
+        """The rate-limit route: the method and the URL pattern (``route_of``)."""
+        return route_of(self.method, self.path)

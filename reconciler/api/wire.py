@@ -2,14 +2,16 @@
 
 The API's ``_status`` fields may be missing, its timestamps may arrive as numeric strings (the
 OpenAPI examples are strings while the type is int64), and list items may omit ``config``. This
-module turns a decoded JSON body into ``LiveStore`` values, or raises ``Malformed`` when a body
-lacks the documented shape; it does no I/O. An environment keeps only its key, ``critical`` and
-``_id`` (the client-side ID): the SDK and mobile keys in the same body are dropped unread.
+module turns a decoded JSON body into ``LiveStore`` values (and a page of environments into
+``Environment`` values, reading only ``key``, ``critical`` and ``_id``: the SDK and mobile keys
+that come with them are secrets and are never looked at), or raises ``Malformed`` when a body
+lacks the documented shape; it does no I/O.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 from reconciler.model import Environment, LiveStore, StoreError, StoreStatus
 
@@ -100,10 +102,13 @@ def parse_status(data: object) -> StoreStatus:
     )
 
 
+_KEY = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+
+
 def parse_environments(data: object, project: str) -> tuple[list[Environment], int | None]:
     """One page of ``GET /projects/{project}/environments``: its environments and
     ``totalCount`` (``None`` when absent). Messages name fields, never values (the body holds
-    SDK keys)."""
+    SDK keys, and a key that is not a key may hold escapes or newlines)."""
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise Malformed("no 'items' list")
@@ -115,8 +120,12 @@ def parse_environment(data: object, project: str) -> Environment:
     if not isinstance(data, dict):
         raise Malformed("an environment is not a JSON object")
     key, client_side_id = data.get("key"), data.get("_id")
-    if not isinstance(key, str) or not key or not isinstance(client_side_id, str):
-        raise Malformed("an environment lacks 'key' or '_id'")
+    if not isinstance(key, str) or not key:
+        raise Malformed("an environment lacks 'key'")
+    if not _KEY.fullmatch(key):
+        raise Malformed("an environment key is not a LaunchDarkly key")
+    if not isinstance(client_side_id, str):
+        raise Malformed("an environment lacks '_id'")
     return Environment(
         project=project,
         key=key,

@@ -123,6 +123,14 @@ def output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
 
 
+def target(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target", action="append", default=[], metavar="ADDRESS_PREFIX",
+        help="limit the run to addresses under this prefix of whole segments (repeatable),"
+        " e.g. payments, payments/production, payments/production/redis",
+    )  # fmt: skip
+
+
 def _plan(sub: Subparsers) -> None:
     p = sub.add_parser("plan", help="show what apply would change")
     paths(p)
@@ -131,8 +139,9 @@ def _plan(sub: Subparsers) -> None:
     output(p)
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
     p.add_argument("--out", metavar="FILE", help="save the plan for 'apply --plan FILE'")
-    p.add_argument("--allow-delete", action="store_true", help="allow deleting stores")
-    p.add_argument("--force", action="store_true", help="allow changes above the threshold")
+    p.add_argument("--allow-delete", action="store_true", help="as apply: deletes are not refused")
+    p.add_argument("--force", action="store_true", help="as apply: the threshold is not enforced")
+    target(p)
 
 
 def _apply(sub: Subparsers) -> None:
@@ -157,6 +166,7 @@ def _apply(sub: Subparsers) -> None:
     journal.add_argument("--journal", metavar="FILE", help="journal file (default:"
                          " $RECONCILER_JOURNAL or .reconciler/journal.jsonl)")  # fmt: skip
     journal.add_argument("--no-journal", action="store_true", help="do not write a journal")
+    target(p)
 
 
 def _drift(sub: Subparsers) -> None:
@@ -169,6 +179,7 @@ def _drift(sub: Subparsers) -> None:
     p.add_argument("--metrics-file", metavar="PATH",
                    help="also write the drift and health gauges for node_exporter's textfile"
                    " collector (needs reconciler[watch])")  # fmt: skip
+    target(p)
 
 
 def _export(sub: Subparsers) -> None:

@@ -62,6 +62,7 @@ class Change:
     adopt: bool = False
     notes: tuple[str, ...] = ()
     protected: bool = False
+    critical: bool = False  # the environment is marked critical in LaunchDarkly
     desired: DesiredStore | None = field(default=None, compare=False)
     live: LiveStore | None = field(default=None, compare=False)
 
@@ -90,6 +91,7 @@ class Plan:
     owner_tag: str = DEFAULT_OWNER_TAG
     live_by_project: Mapping[str, int] = field(default_factory=dict)
     safety: Mapping[str, ProjectSettings] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()  # --target prefixes; empty: the whole scope
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)

@@ -100,6 +100,7 @@ def change_to_dict(change: Change, secrets: SecretEncoder) -> dict[str, Any]:
         "notes": list(change.notes),
         "protected": change.protected,
         "live": _live_to_dict(change.live) if change.live is not None else None,
+        "critical": change.critical,
     }
 
 
@@ -156,6 +157,7 @@ def plan_to_dict(plan: Plan, secrets: SecretEncoder) -> dict[str, Any]:
         "owner_tag": plan.owner_tag,
         "live_by_project": dict(plan.live_by_project),
         "safety": {key: _settings_to_dict(p) for key, p in plan.safety.items()},
+        "targets": list(plan.targets),
     }
 
 
@@ -266,6 +268,7 @@ def change_from_dict(data: object, secrets: SecretDecoder, where: str = "change"
         notes=r.texts("notes"),
         protected=r.flag("protected"),
         live=_live_from_dict(live, f"{where} live") if live is not None else None,
+        critical=bool(r.maybe_flag("critical")),
     )
 
 
@@ -332,4 +335,5 @@ def plan_from_dict(data: object, secrets: SecretDecoder) -> Plan:
         owner_tag=r.text("owner_tag"),
         live_by_project=dict(by_project),
         safety={k: _settings_from_dict(k, v) for k, v in (r.mapping("safety") or {}).items()},
+        targets=r.texts("targets") if "targets" in r.data else (),
     )

@@ -1,7 +1,9 @@
 """The plan (or drift report) as Markdown for a pull-request comment, whatever its size.
 
 GitHub refuses comments over 65,536 characters, so the output stays under ``COMMENT_LIMIT``
-however many stores change: the summary table comes first, then a table of changes, the
+however many stores change: the summary table comes first, then why ``apply`` would refuse the
+plan (the preflight's reasons, capped) and the ``--target``s, then a table of changes (a change
+in a critical environment says so in its note), the
 unmanaged and unhealthy stores and the unverifiable secrets (each list capped, with a count of
 the rest), then one collapsed ``<details>`` block per changed store, added while they fit; the
 rest are counted, with a pointer to the full JSON plan. Each block holds an unindented
@@ -15,17 +17,20 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from reconciler import escape
 from reconciler.model import SENSITIVE
 from reconciler.plan.changes import Change, Plan
+from reconciler.plan.safety import Refusal
 from reconciler.render.lists import take
 from reconciler.render.plan import (
+    CRITICAL,
     SECRET_NOTES,
     SYMBOLS,
     field_changes,
     health_rows,
+    targeted_line,
     unhealthy_addresses,
 )
 
@@ -37,6 +42,8 @@ STORE_LINES = 40
 """Most diff lines one store's block shows; the rest are counted."""
 LINE_CHARS = 300
 """A diff line longer than this is cut (a huge tag list, a long name)."""
+MESSAGE_CHARS = 1_000
+"""A refusal's message (or the targeted-run line) longer than this is cut."""
 FOOTER_RESERVE = 400
 ORDER = {"delete": 0, "update": 1, "create": 2, "no-op": 3}
 """Deletes first: what a reviewer must not miss comes before what is merely added."""
@@ -49,13 +56,16 @@ def render_markdown(
     drift: bool = False,
     now_ms: int | None = None,
     health: bool = False,
+    refusals: Sequence[Refusal] = (),
     limit: int = COMMENT_LIMIT,
 ) -> str:
-    """Markdown under ``limit`` characters: summary table first, per-store details folded;
-    with ``health`` (``drift --health``), unhealthy stores are part of the verdict."""
+    """Markdown under ``limit`` characters: summary table first (then why ``apply`` would
+    refuse the plan, and the targets), per-store details folded; with ``health`` (``drift
+    --health``), unhealthy stores are part of the verdict."""
     changed = sorted((c for c in plan.changes if c.is_change), key=_review_order)
     unhealthy = len(unhealthy_addresses(plan)) if health else 0
-    head = "\n".join(_head(plan, changed, drift=drift, now_ms=now_ms, unhealthy=unhealthy))
+    lines = _head(plan, changed, drift=drift, now_ms=now_ms, unhealthy=unhealthy)
+    head = "\n".join([*_summary(plan, drift), *_preflight(plan, refusals), *lines])
     head += "\n"
     budget = limit - len(head) - FOOTER_RESERVE
     blocks: list[str] = []
@@ -76,11 +86,9 @@ def _review_order(change: Change) -> tuple[int, str]:
     return ORDER[change.action], str(change.address)
 
 
-def _head(
-    plan: Plan, changed: list[Change], *, drift: bool, now_ms: int | None, unhealthy: int
-) -> list[str]:
+def _summary(plan: Plan, drift: bool) -> list[str]:
     s = plan.summary
-    out = [
+    return [
         f"### reconciler {'drift report' if drift else 'plan'}",
         "",
         "| create | update | delete | unchanged | unmanaged |",
@@ -88,6 +96,35 @@ def _head(
         f"| {s['create']} | {s['update']} | {s['delete']} | {s['no-op']} | {s['unmanaged']} |",
         "",
     ]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def _preflight(plan: Plan, refusals: Sequence[Refusal]) -> list[str]:
+    """Why ``apply`` would refuse the plan (each reason cut to size), and the targets."""
+    out: list[str] = []
+    if refusals:
+        items = (f"- `{r.reason}`: {escape.markdown(_cut(r.message))}" for r in refusals)
+        kept, rest = take(items, max_items=LIST_ITEMS, max_chars=12_000)
+        more = [f"- … and {rest} more reasons"] if rest else []
+        title = f":no_entry: **Refused: apply would refuse this plan** ({len(refusals)}):"
+        out += [title, *kept, *more, ""]
+    if plan.targets:
+        out += [f":dart: **{escape.markdown(_cut(targeted_line(plan)))}**", ""]
+    return out
+
+
+def _note(change: Change) -> str:
+    reason = escape.markdown(change.reason)
+    return f"**{CRITICAL}** {reason}".strip() if change.critical else reason
+
+
+def _head(
+    plan: Plan, changed: list[Change], *, drift: bool, now_ms: int | None, unhealthy: int
+) -> list[str]:
+    out: list[str] = []
     if drift and unhealthy:
         verdict = f"**Drift: {unhealthy} store(s) unhealthy** (LaunchDarkly's connection status)."
         out += [verdict, ""]
@@ -97,7 +134,7 @@ def _head(
     if changed:
         rows = (
             f"| {SYMBOLS[c.action]} | {escape.markdown_code(str(c.address))} | {c.action}"
-            f" | {escape.markdown(c.reason)} |"
+            f" | {_note(c)} |"
             for c in changed
         )
         kept, rest = take(rows, max_items=TABLE_ROWS, max_chars=20_000)
@@ -153,7 +190,8 @@ def _health(plan: Plan, now_ms: int | None) -> list[str]:
 def _store_block(change: Change, owner_tag: str) -> str:
     """One store, collapsed: its address in ``<summary>``, its fields in a diff fence."""
     ident = f", id {change.id}, version {change.version}" if change.id else ""
-    label = f"{SYMBOLS[change.action]} {change.action}{ident}"
+    critical = f" [{CRITICAL}]" if change.critical else ""
+    label = f"{SYMBOLS[change.action]} {change.action}{ident}{critical}"
     summary = f"<code>{_html(str(change.address))}</code> {_html(label)}"
     lines = _diff_lines(change, owner_tag)
     if len(lines) > STORE_LINES:

@@ -13,7 +13,7 @@ at C speed where the standard library's indenting encoder is pure Python).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -23,12 +23,14 @@ from reconciler import escape
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
+from reconciler.plan.safety import Refusal
 from reconciler.render.lists import summarise
 from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 COLOURS = {"create": "32", "update": "33", "delete": "31", "unmanaged": "36", "note": "2"}
+CRITICAL = "critical environment"
 SECRET_NOTES = {
     "unverifiable": "cannot be verified: LaunchDarkly masks it; the mask is consistent",
     "changed": "differs from the declared value",
@@ -170,6 +172,18 @@ def unhealthy_addresses(plan: Plan) -> list[str]:
     return [address for address, ok, _ in health_rows(plan, now_ms=0) if not ok]
 
 
+def targeted_line(plan: Plan) -> str:
+    return (
+        f"Targeted run (--target {', '.join(plan.targets)}): stores outside the targets are"
+        " not planned, deleted, counted as drift or counted in the change threshold."
+    )
+
+
+def refusal_lines(refusals: Sequence[Refusal]) -> list[str]:
+    head = f"Refused: apply would refuse this plan ({len(refusals)} reason(s)):"
+    return [head, *(f"  x [{r.reason}] {r.message}" for r in refusals)]
+
+
 def render_text(
     plan: Plan,
     *,
@@ -177,12 +191,15 @@ def render_text(
     drift: bool = False,
     now_ms: int | None = None,
     health: bool = False,
+    refusals: Sequence[Refusal] = (),
 ) -> str:
     """The plan (or drift report) as Terraform-like text; with ``now_ms``, a health section;
-    with ``health`` (``drift --health``), unhealthy stores are part of the verdict."""
+    with ``health`` (``drift --health``), unhealthy stores are part of the verdict;
+    ``refusals`` (why apply would refuse it) at the end, before the summary."""
     unhealthy = unhealthy_addresses(plan) if health else []
     changed = [c for c in plan.changes if c.is_change]
-    out = [_headline(plan, changed=bool(changed), drift=drift, unhealthy=len(unhealthy))]
+    out = [_paint(targeted_line(plan), None, colour), ""] if plan.targets else []
+    out.append(_headline(plan, changed=bool(changed), drift=drift, unhealthy=len(unhealthy)))
     for change in changed:
         out.append("")
         out.extend(_change_lines(change, plan.owner_tag, colour))
@@ -211,6 +228,9 @@ def render_text(
             out.append(
                 _paint(f"  {mark} {address}: {text}", "create" if healthy else "delete", colour)
             )
+    if refusals:
+        out.append("")
+        out.extend(_paint(line, "delete", colour) for line in refusal_lines(refusals))
     out.append("")
     out.append(summary_line(plan))
     if unhealthy:
@@ -241,7 +261,8 @@ def _headline(plan: Plan, *, changed: bool, drift: bool, unhealthy: int) -> str:
 def _change_lines(change: Change, owner_tag: str, colour: bool) -> list[str]:
     sym = SYMBOLS[change.action]
     ident = f", id {change.id}, version {change.version}" if change.id else ""
-    head = f"  {sym} {change.address}  ({change.action}{ident})"
+    label = f" [{CRITICAL}]" if change.critical else ""
+    head = f"  {sym} {change.address}  ({change.action}{ident}){label}"
     lines = [_paint(head, change.action, colour)]
     if change.reason:
         lines.append(_paint(f"      # {change.reason}", None, colour))
@@ -260,9 +281,10 @@ def _masked(ref: str, secret: Secret) -> object:
     return SENSITIVE
 
 
-def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
-    """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes`` and
-    ``protected`` per change: the codec's fields (secrets masked), shown for people."""
+def plan_to_dict(plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ()) -> dict[str, Any]:
+    """The JSON plan of SPEC §6, plus ``reason``, ``adopt``, ``secrets``, ``notes``,
+    ``protected`` and ``critical`` per change (the codec's fields, secrets masked), and the
+    plan's ``refusals`` and ``targets``."""
     clean = _redact
     encoded = codec.plan_to_dict(plan, _masked)
     changes = [
@@ -279,6 +301,7 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
             "secrets": dict(d["secrets"]),
             "notes": d["notes"],
             "protected": d["protected"],
+            "critical": d["critical"],
             "status": status_to_dict(c.live.status) if c.live is not None else None,
         }
         for c, d in zip(plan.changes, encoded["changes"], strict=True)
@@ -292,6 +315,19 @@ def plan_to_dict(plan: Plan, *, api_host: str) -> dict[str, Any]:
             for u in plan.unmanaged
         ],
         "summary": plan.summary,
+        "refusals": [refusal_to_dict(r) for r in refusals],
+        "targets": list(plan.targets),
+    }
+
+
+def refusal_to_dict(refusal: Refusal) -> dict[str, Any]:
+    """A refusal in JSON: ``reason`` (a stable code), ``message``, ``addresses``, ``override``
+    (the flag that lifts it, or null)."""
+    return {
+        "reason": refusal.reason,
+        "message": refusal.message,
+        "addresses": list(refusal.addresses),
+        "override": refusal.override,
     }
 
 
@@ -307,11 +343,13 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
-def render_json(plan: Plan, *, api_host: str, health: bool = False) -> str:
+def render_json(
+    plan: Plan, *, api_host: str, health: bool = False, refusals: Sequence[Refusal] = ()
+) -> str:
     """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic. With
     ``health`` (``drift --health``), a ``health`` verdict: ``healthy`` and the ``unhealthy``
-    addresses."""
-    document = plan_to_dict(plan, api_host=api_host)
+    addresses; ``refusals`` (why apply would refuse it) in its ``refusals`` list."""
+    document = plan_to_dict(plan, api_host=api_host, refusals=refusals)
     if health:
         unhealthy = unhealthy_addresses(plan)
         document["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}

@@ -3,10 +3,11 @@
 Each cycle does what ``drift`` and ``apply`` do, with the same code: load the manifests
 (``load_manifests``), read the live state (``read_live``), plan (``build_plan``), and with
 auto-apply execute (``apply.executor.execute``, same journal, pacing and retries) the creates
-and updates, plus deletes only when allowed, once the plan passes ``check_safety`` (threshold
-unless forced; protected stores never). A refused plan is logged and left for a human; the
-drift gauges keep showing it. Every secret the manifests resolve is handed to the log
-``Redactor`` each cycle.
+and updates, plus deletes only when allowed, once the plan passes the same ``refusals`` check
+as ``plan`` and ``apply`` (threshold unless forced; protected stores never; projects and
+environments LaunchDarkly does not have, from the environment reads). A refused plan is logged
+and left for a human; the drift gauges keep showing it. Every secret the manifests resolve is
+handed to the log ``Redactor`` each cycle.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciler.api.client import Client
+from reconciler.api.environments import read_environments
 from reconciler.api.refresh import read_live
 from reconciler.apply.executor import Outcome, execute
 from reconciler.apply.journal import Journal
-from reconciler.errors import UnsafePlanError
 from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import Address, LiveStore, Secret
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import build_plan
-from reconciler.plan.safety import check_safety
+from reconciler.plan.safety import refusals, refused
 from reconciler.watch.logformat import Redactor
 
 if TYPE_CHECKING:  # imported at run time only through watch.extra, which names the extra
@@ -95,16 +96,30 @@ class Watcher:
                             "unmanaged": len(plan.unmanaged)}},
         )  # fmt: skip
 
+    def _refused(self, subset: Plan) -> bool:
+        """Whether ``apply`` with the same flags would refuse ``subset`` (logged if so)."""
+        options = self.options
+        reads = read_environments(self.client, subset.projects, parallelism=options.parallelism)
+        for warning in reads.warnings:
+            if warning not in self.warned:
+                self.warned.add(warning)
+                log.warning("%s", warning, extra={"data": {"event": "environments_warning"}})
+        found = refusals(subset, allow_delete=options.allow_delete, force=options.force,
+                         environments=reads.projects)  # fmt: skip
+        if found:
+            log.warning(
+                "auto-apply skipped: %s", refused(found),
+                extra={"data": {"event": "refused", "reasons": [r.reason for r in found]}},
+            )  # fmt: skip
+        return bool(found)
+
     def _auto_apply(self, plan: Plan, live: Sequence[LiveStore]) -> set[Address]:
         options = self.options
         allowed = tuple(c for c in plan.changes if c.action != "delete" or options.allow_delete)
         subset = dataclasses.replace(plan, changes=allowed)
         if not subset.has_changes:
             return set()
-        try:
-            check_safety(subset, allow_delete=options.allow_delete, force=options.force)
-        except UnsafePlanError as error:
-            log.warning("auto-apply skipped: %s", error, extra={"data": {"event": "refused"}})
+        if self._refused(subset):
             return set()
         repaired: set[Address] = set()
 

@@ -1,5 +1,10 @@
 """``reconciler apply``: plan (or restore a saved plan), check safety, confirm, execute, wait.
 
+Safety is the same ``refusals`` computation ``plan`` shows (with the environment reads, and
+narrowed to ``--target``), so a plan that ``plan`` accepted is not refused here and vice versa.
+A saved plan is checked with the flags it was made with (``apply --plan`` may repeat them,
+``--target`` included, but not add or change any).
+
 Progress goes to stderr, one line per store for small plans; every request is journalled.
 SIGINT and SIGTERM during execution stop it cleanly (``reconciler.apply.interrupt``).
 """
@@ -22,9 +27,12 @@ from reconciler.cli.commands.base import IO
 from reconciler.cli.commands.common import (
     client_for,
     colour,
+    environments,
+    in_scope,
     limits_of,
     load,
     read,
+    shape,
     targets_of,
 )
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
@@ -33,7 +41,7 @@ from reconciler.model import LiveStore
 from reconciler.plan.changes import Plan
 from reconciler.plan.codec import MalformedPlanError
 from reconciler.plan.planner import build_plan
-from reconciler.plan.safety import check_safety
+from reconciler.plan.safety import refusals, refused
 from reconciler.progress import MIN_TOTAL, Progress
 from reconciler.render.plan import render_text, summary_line
 
@@ -53,30 +61,44 @@ def main(args: argparse.Namespace, io: IO) -> int:
             plan_, flags = saved
             live = [s for s in client.list_stores() if s.project in plan_.projects]
             savedplan.check_live(plan_, live, path=args.plan)
-            io.stdout.write(render_text(plan_, colour=colour(args, io)))
-            io.stdout.write(f"Applying the saved plan {args.plan}: {summary_line(plan_)}\n")
+            known = environments(client, args, io, plan_.projects)
         elif loaded is not None:
             live = read(client, args, io, loaded.state.projects)
+            known = environments(client, args, io, in_scope(loaded.state.projects, flags.targets))
             plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
-            io.stdout.write(render_text(plan_, colour=colour(args, io)))
+            plan_ = shape(plan_, flags.targets, known, io)
+        found = refusals(
+            plan_, allow_delete=flags.allow_delete, force=flags.force, environments=known
+        )
+        io.stdout.write(render_text(plan_, colour=colour(args, io), refusals=found))
+        if saved is not None:
+            io.stdout.write(f"Applying the saved plan {args.plan}: {summary_line(plan_)}\n")
         if not plan_.has_changes:
             io.stdout.write("Nothing to apply.\n")
             return EXIT_OK
-        check_safety(plan_, allow_delete=flags.allow_delete, force=flags.force)
+        if found:
+            raise refused(found)
         if not args.auto_approve:
             _confirm(io)
-        outcomes = _execute(plan_, client, live, args, io)
-        counts = Counter(o.change.action for o in outcomes)
-        for outcome in outcomes:
-            if outcome.note:
-                io.stdout.write(f"{outcome.change.address}: {outcome.note}\n")
-        io.stdout.write(
-            f"Apply complete: {counts['create']} created, {counts['update']} updated, "
-            f"{counts['delete']} deleted.\n"
-        )
-        if args.wait_healthy is not None:
-            _wait(client, outcomes, args.wait_healthy, io)
+        _run(plan_, client, live, args, io)
     return EXIT_OK
+
+
+def _run(
+    plan_: Plan, client: Client, live: list[LiveStore], args: argparse.Namespace, io: IO
+) -> None:
+    """Execute the approved plan, report what was done, and wait for health if asked."""
+    outcomes = _execute(plan_, client, live, args, io)
+    counts = Counter(o.change.action for o in outcomes)
+    for outcome in outcomes:
+        if outcome.note:
+            io.stdout.write(f"{outcome.change.address}: {outcome.note}\n")
+    io.stdout.write(
+        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
+        f"{counts['delete']} deleted.\n"
+    )
+    if args.wait_healthy is not None:
+        _wait(client, outcomes, args.wait_healthy, io)
 
 
 def _saved(args: argparse.Namespace, io: IO, api_host: str) -> tuple[Plan, PlanFlags]:

@@ -1,24 +1,31 @@
-"""What several commands share: loading manifests, the API client, reading live state, planning
-and rendering a plan, writing a file. Each command lives in its own module of this package.
+"""What several commands share: loading manifests, the API client, reading live state (the
+stores, and the environment reads that say which projects and environments exist and which
+are critical), planning (narrowed to ``--target``) and rendering a plan, writing a file. Each
+command lives in its own module of this package.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler import escape
 from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
+from reconciler.api.environments import read_environments
 from reconciler.api.limits import NetLimits
 from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
 from reconciler.manifest.limits import Limits
 from reconciler.manifest.load import LoadResult, load_manifests
-from reconciler.model import LiveStore
+from reconciler.model import LiveStore, ProjectEnvironments
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import build_plan
+from reconciler.plan.safety import Refusal
+from reconciler.plan.scope import mark_critical, parse_targets, restrict, unmatched
 from reconciler.render.markdown import render_markdown
 from reconciler.render.plan import render_json, render_text
 
@@ -56,34 +63,85 @@ def read(
     return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
 
 
-def make_plan(
-    args: argparse.Namespace, io: IO, *, files: list[str] | None = None
-) -> tuple[Plan, str]:
-    """The plan and the API host; ``files``, when given, receives the manifest files read."""
-    loaded = load(args, io)  # nothing touches the network before manifests are valid
-    if files is not None:
-        files.extend(loaded.files)
-    settings = settings_from_env(io.env, api_host=args.api_host)
-    with client_for(args, settings) as client:
-        live = read_live(
-            client, loaded.state.projects, parallelism=args.parallelism, progress=io.stderr
-        )
-    return build_plan(loaded.state, live, owner_tag=args.owner_tag), settings.api_host
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A plan (narrowed to the targets, critical changes labelled), the API host it was made
+    against, what the environment reads found (for the refusals) and the manifest files read."""
+
+    plan: Plan
+    api_host: str
+    environments: Mapping[str, ProjectEnvironments]
+    files: tuple[str, ...] = ()
 
 
 def targets_of(args: argparse.Namespace) -> tuple[str, ...]:
-    """The run's ``--target`` prefixes; none when the command has no such flag."""
-    return tuple(getattr(args, "targets", None) or getattr(args, "target", None) or ())
+    """The run's ``--target`` prefixes, checked; none when the command has no such flag."""
+    return parse_targets(getattr(args, "target", None) or [])
 
 
-def render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
+def in_scope(projects: Collection[str], targets: Sequence[str]) -> list[str]:
+    """The manifests' projects that the targets (if any) name."""
+    return [p for p in projects if not targets or any(t.split("/")[0] == p for t in targets)]
+
+
+def environments(
+    client: Client, args: argparse.Namespace, io: IO, projects: Collection[str]
+) -> Mapping[str, ProjectEnvironments]:
+    """The environment reads of ``projects``; a 403 is a warning on stderr."""
+    reads = read_environments(client, projects, parallelism=args.parallelism)
+    for warning in reads.warnings:
+        io.stderr.write(f"warning: {escape.text(warning)}\n")
+    return reads.projects
+
+
+def shape(
+    plan_: Plan, targets: Sequence[str], known: Mapping[str, ProjectEnvironments], io: IO
+) -> Plan:
+    """The plan narrowed to ``targets`` with critical changes labelled; warns about a target
+    that matches nothing."""
+    for target in unmatched(plan_, targets):
+        io.stderr.write(
+            f"warning: --target {escape.text(target)} matches no declared or live store\n"
+        )
+    return mark_critical(restrict(plan_, targets), known)
+
+
+def planned(args: argparse.Namespace, io: IO) -> Planned:
+    """Load, read live state and environments, plan, narrow: what plan and drift show."""
+    loaded = load(args, io)  # nothing touches the network before manifests are valid
+    targets = targets_of(args)
+    settings = settings_from_env(io.env, api_host=args.api_host)
+    with client_for(args, settings) as client:
+        live = read(client, args, io, loaded.state.projects)
+        known = environments(client, args, io, in_scope(loaded.state.projects, targets))
+    plan_ = build_plan(loaded.state, live, owner_tag=args.owner_tag)
+    return Planned(shape(plan_, targets, known, io), settings.api_host, known, tuple(loaded.files))
+
+
+def make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
+    result = planned(args, io)
+    return result.plan, result.api_host
+
+
+def render(
+    plan_: Plan,
+    args: argparse.Namespace,
+    io: IO,
+    api_host: str,
+    *,
+    drift: bool,
+    refusals: Sequence[Refusal] = (),
+) -> str:
     now_ms = int(time.time() * 1000)
     health = drift and bool(getattr(args, "health", False))
     if args.format == "json":
-        return render_json(plan_, api_host=api_host, health=health)
+        return render_json(plan_, api_host=api_host, health=health, refusals=refusals)
     if args.format == "markdown":
-        return render_markdown(plan_, drift=drift, now_ms=now_ms, health=health)
-    return render_text(plan_, colour=colour(args, io), drift=drift, now_ms=now_ms, health=health)
+        return render_markdown(plan_, drift=drift, now_ms=now_ms, health=health, refusals=refusals)
+    return render_text(
+        plan_, colour=colour(args, io), drift=drift, now_ms=now_ms, health=health,
+        refusals=refusals,
+    )  # fmt: skip
 
 
 def write_file(path: str, text: str) -> None:
