@@ -76,6 +76,9 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    # Headers and body go out in two writes; with Nagle's algorithm the body would wait for
+    # the client's delayed ACK of the headers (~40 ms per request on one connection).
+    disable_nagle_algorithm = True
     server: ThreadedServer
 
     def setup(self) -> None:
