@@ -24,9 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, cast
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.integrations import (
@@ -34,6 +32,7 @@ from reconciler.integrations import (
     ConfigField,
     fields_by_key,
 )
+from reconciler.manifest.fastcheck import surely_valid
 from reconciler.manifest.rules import (
     ANY_FIELD,
     check_config_value,
@@ -63,6 +62,9 @@ from reconciler.model import (
     Location,
     Secret,
 )
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +166,9 @@ class _DocumentCheck:
 
     def check(self) -> None:
         self.doc.data = self._interpolate(self.doc.data, ())
-        for error in validator().iter_errors(self.doc.data):
-            self._schema_problem(error)
+        if not surely_valid(self.doc.data):  # the full validator words what is wrong
+            for error in validator().iter_errors(self.doc.data):
+                self._schema_problem(error)
         data = self.doc.data
         if not isinstance(data, dict):
             return
