@@ -35,7 +35,9 @@ def reconciler_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "reconciler"]
 
 
-def measure(argv: Sequence[str], env: Mapping[str, str], *, ok: Sequence[int] = (0,)) -> dict[str, Any]:
+def measure(
+    argv: Sequence[str], env: Mapping[str, str], *, ok: Sequence[int] = (0,)
+) -> dict[str, Any]:
     """Run ``argv`` as a child; its wall and CPU seconds and its stdout's last line."""
     started = time.perf_counter()
     proc = subprocess.Popen(

@@ -8,16 +8,18 @@ import argparse
 import time
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
-from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
 from reconciler.manifest.load import LoadResult, load_manifests
-from reconciler.model import LiveStore
-from reconciler.plan.changes import Plan
-from reconciler.plan.planner import build_plan
-from reconciler.render.plan import render_json, render_markdown, render_text
+
+# The client (httpx) and the renderers are imported where they are used, so ``validate``,
+# which needs neither, starts fast.
+if TYPE_CHECKING:
+    from reconciler.api.client import Client, ConnectionSettings
+    from reconciler.model import LiveStore
+    from reconciler.plan.changes import Plan
 
 
 def load(args: argparse.Namespace, io: IO) -> LoadResult:
@@ -33,6 +35,8 @@ def colour(args: argparse.Namespace, io: IO) -> bool:
 
 
 def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
+    from reconciler.api.client import Client, RetryPolicy
+
     return Client(
         settings,
         retry=RetryPolicy(max_attempts=args.max_attempts),
@@ -43,10 +47,16 @@ def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client
 def read(
     client: Client, args: argparse.Namespace, io: IO, projects: Collection[str] | None
 ) -> list[LiveStore]:
+    from reconciler.api.refresh import read_live
+
     return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
 
 
 def make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
+    from reconciler.api.refresh import read_live
+    from reconciler.api.settings import settings_from_env
+    from reconciler.plan.planner import build_plan
+
     loaded = load(args, io)  # nothing touches the network before manifests are valid
     settings = settings_from_env(io.env, api_host=args.api_host)
     with client_for(args, settings) as client:
@@ -57,6 +67,8 @@ def make_plan(args: argparse.Namespace, io: IO) -> tuple[Plan, str]:
 
 
 def render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
+    from reconciler.render.plan import render_json, render_markdown, render_text
+
     now_ms = int(time.time() * 1000)
     if args.format == "json":
         return render_json(plan_, api_host=api_host)
