@@ -1,4 +1,4 @@
-"""The LaunchDarkly API client: the only module that imports httpx.
+"""The LaunchDarkly API client (with ``reconciler.api.transport``, the only httpx importers).
 
 It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
 exactly one ``LD-API-Version: beta`` header and the raw token, retries 429, 5xx and connection
@@ -18,9 +18,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import httpx
 
@@ -37,6 +36,7 @@ from reconciler.api.retry import (
     rate_limit_wait,
 )
 from reconciler.api.routes import API_PREFIX, PATH_PARAMS, store_path
+from reconciler.api.routes import ApiRequest as _Req
 from reconciler.api.settings import (
     DEFAULT_API_HOST,
     HOST_VAR,
@@ -45,6 +45,7 @@ from reconciler.api.settings import (
     normalise_api_host,
     settings_from_env,
 )
+from reconciler.api.transport import KeepAliveTransport, proxied
 from reconciler.api.wire import Malformed, parse_full, parse_list
 from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
 from reconciler.model import LiveStore
@@ -71,24 +72,6 @@ DEFAULT_USER_AGENT = f"reconciler/{__version__}"
 
 log = logging.getLogger("reconciler.client")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Req:
-    """One logical request: what errors name, and the secrets they must not echo."""
-
-    method: str
-    path: str
-    address: str | None
-    body: object = None
-    secrets: tuple[str, ...] = ()
-
-    @property
-    def route(self) -> str:
-        """The rate-limit route: the method and the URL pattern, e.g.
-        ``GET /api/v2/integration-capabilities/big-segment-store/{projectKey}/...``."""
-        depth = self.path.removeprefix(API_PREFIX).count("/")  # segments are %-quoted
-        return f"{self.method} {'/'.join([API_PREFIX, *PATH_PARAMS[:depth]])}"
 
 
 class _Adopted(Exception):
@@ -147,18 +130,30 @@ class Client:
         self._retries = 0
         headers = {"Authorization": settings.token, "LD-API-Version": "beta"}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
-        self._http = httpx.Client(
-            base_url=settings.api_host,
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers=headers,
-            # Keep one open connection per worker, so none reconnects between its requests.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
-        )
+        # Requests are built once per call from these prebuilt headers and handed straight to
+        # the transport: no cookie jar, no redirects, no pool lock (reconciler.api.transport).
+        self._headers = httpx.Headers(headers)
+        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        self._transport = transport
+        self._http: httpx.Client | None = None
+        self._closed = False
+        if transport is None and proxied(settings.api_host):  # httpx reads the proxy settings
+            self._http = httpx.Client(
+                base_url=settings.api_host,
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=False,
+                headers=headers,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
+            )
+        elif transport is None:
+            self._transport = KeepAliveTransport(settings.api_host, timeout)
 
     def close(self) -> None:
-        self._http.close()
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()
+        if self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -319,10 +314,22 @@ class Client:
         self, req: _Req, content: bytes | None, headers: dict[str, str] | None
     ) -> httpx.Response:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         ticket = self._pacer.before(req.route)
         response: httpx.Response | None = None
         try:
-            response = self._http.request(req.method, req.path, content=content, headers=headers)
+            if self._http is not None:
+                response = self._http.request(
+                    req.method, req.path, content=content, headers=headers
+                )
+            else:
+                sent = self._json_headers if headers else self._headers
+                request = httpx.Request(
+                    req.method, self._host + req.path, headers=sent, content=content
+                )
+                response = cast(httpx.BaseTransport, self._transport).handle_request(request)
+                response.read()
         finally:
             self._pacer.after(ticket, None if response is None else response.headers)
         return response
