@@ -66,9 +66,7 @@ def stats(log: Sequence[Mapping[str, Any]], limit: int, window: float) -> dict[s
     }
 
 
-def run(
-    workdir: Path, *, processes: int, stores: int, limit: int, window: float
-) -> dict[str, Any]:
+def run(workdir: Path, *, processes: int, stores: int, limit: int, window: float) -> dict[str, Any]:
     """``processes`` plans at once under a route limit of ``limit`` per ``window`` seconds."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = manifest(workdir)
@@ -88,7 +86,10 @@ def run(
         argv = [sys.executable, "-m", "reconciler", "plan", str(path), "--no-color"]
         children = [
             subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )  # fmt: skip
             for _ in range(processes)

@@ -22,6 +22,15 @@ window the more cautious counts; a newer reset replaces the window; headers of w
 left are ignored; and a reset in the past or more than ``MAX_RESET_AHEAD`` seconds ahead (clock
 skew) makes the budget unknown. After a 429, ``on_rate_limited`` closes the route (and the global
 budget when it is spent) until the reset; the client retries the 429 itself.
+
+The whole window is used (``safety`` 0) unless another client spends the same budget. Each
+budget numbers its own sends, so two reports of one window tell how much of the drop in
+``remaining`` was ours; when it fell faster than we sent, the rest is another client's, and
+``share`` (our part of what was spent) scales what we plan to spend of what is left, so two
+processes settle on the limit between them; shared, the last request of a window is left
+unspent. A slot is reserved at most ``RESERVE_AHEAD`` seconds before it, so a caller whose slot
+is later looks again with what the responses have said since. Once the server has reported a
+budget, the first requests on a route it has not reported yet are probes, not a burst.
 """
 
 from __future__ import annotations
