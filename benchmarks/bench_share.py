@@ -91,7 +91,7 @@ def run(workdir: Path, *, processes: int, stores: int, limit: int, window: float
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-            )  # fmt: skip
+            )
             for _ in range(processes)
         ]
         failures = []
