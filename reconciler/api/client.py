@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import TypeVar, cast
 
 import httpx
+import orjson
 
 from reconciler import __version__
 from reconciler.api.pacing import Pacer
@@ -132,8 +133,8 @@ class Client:
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
         # Requests are built once per call from these prebuilt headers and handed straight to
         # the transport: no cookie jar, no redirects, no pool lock (reconciler.api.transport).
-        self._headers = httpx.Headers(headers)
-        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        self._headers = headers
+        self._json_headers = {**headers, "Content-Type": "application/json"}
         self._transport = transport
         self._http: httpx.Client | None = None
         self._closed = False
@@ -319,12 +320,14 @@ class Client:
         ticket = self._pacer.before(req.route)
         response: httpx.Response | None = None
         try:
+            sent = self._json_headers if headers else self._headers
             if self._http is not None:
                 response = self._http.request(
                     req.method, req.path, content=content, headers=headers
                 )
+            elif isinstance(self._transport, KeepAliveTransport):  # no httpx.Request: faster
+                response = self._transport.send(req.method, req.path, sent, content)
             else:
-                sent = self._json_headers if headers else self._headers
                 request = httpx.Request(
                     req.method, self._host + req.path, headers=sent, content=content
                 )
@@ -373,7 +376,7 @@ class Client:
         """The checked response's JSON body, parsed; a body of the wrong shape is an ApiError."""
         self._check(req, response)
         try:
-            return parse(response.json())
+            return parse(orjson.loads(response.content))  # as json.loads, several times faster
         except ValueError as exc:  # not JSON, or Malformed
             why = str(exc) if isinstance(exc, Malformed) else "not JSON"
             message = f"the response body has an unexpected shape: {why}"
