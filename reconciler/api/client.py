@@ -101,8 +101,8 @@ class Client:
 
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
-    ``connections`` is how many idle connections the pool keeps open: the CLI passes its
-    ``--parallelism``.
+    Each calling thread keeps its own connection (``reconciler.api.transport``); behind a proxy,
+    ``connections`` is how many idle ones httpx's pool keeps: the CLI passes its ``--parallelism``.
     """
 
     def __init__(
