@@ -127,7 +127,7 @@ def test_only_the_api_package_imports_httpx() -> None:
         for name, path in product_modules()
         if any(m == "httpx" or m.startswith("httpx.") for m in imports_of(name, path))
     )
-    assert users == ["reconciler.api.client", "reconciler.api.transport"]
+    assert users == ["reconciler.api.client", "reconciler.api.keepalive"]
 
 
 def test_every_module_opens_with_a_docstring_and_stays_small() -> None:

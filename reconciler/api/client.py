@@ -1,4 +1,4 @@
-"""The LaunchDarkly API client (with ``reconciler.api.transport``, the only httpx importers).
+"""The LaunchDarkly API client (with ``reconciler.api.keepalive``, all that imports httpx).
 
 It connects with ``ConnectionSettings`` (``reconciler.api.settings``), sends every request with
 exactly one ``LD-API-Version: beta`` header and the raw token, retries 429, 5xx and connection
@@ -25,6 +25,7 @@ import httpx
 import orjson
 
 from reconciler import __version__
+from reconciler.api.keepalive import KeepAliveTransport, proxied
 from reconciler.api.pacing import Pacer
 from reconciler.api.redact import REDACTED, describe, redact, request_secrets
 from reconciler.api.retry import (
@@ -46,7 +47,6 @@ from reconciler.api.settings import (
     normalise_api_host,
     settings_from_env,
 )
-from reconciler.api.transport import KeepAliveTransport, proxied
 from reconciler.api.wire import Malformed, parse_full, parse_list
 from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
 from reconciler.model import LiveStore
@@ -101,7 +101,7 @@ class Client:
 
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
-    Each calling thread keeps its own connection (``reconciler.api.transport``); behind a proxy,
+    Each calling thread keeps its own connection (``reconciler.api.keepalive``); behind a proxy,
     ``connections`` is how many idle ones httpx's pool keeps: the CLI passes its ``--parallelism``.
     """
 
@@ -132,7 +132,7 @@ class Client:
         headers = {"Authorization": settings.token, "LD-API-Version": "beta"}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
         # Requests are built once per call from these prebuilt headers and handed straight to
-        # the transport: no cookie jar, no redirects, no pool lock (reconciler.api.transport).
+        # the transport: no cookie jar, no redirects, no pool lock (reconciler.api.keepalive).
         self._headers = headers
         self._json_headers = {**headers, "Content-Type": "application/json"}
         self._transport = transport

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from reconciler.api.transport import KeepAlive, KeepAliveTransport, WireError, proxied
+from reconciler.api.keepalive import KeepAlive, KeepAliveTransport, WireError, proxied
 
 HEADERS = {"Accept": "application/json"}
 
 
 @contextmanager
-def server(*, answers_per_connection: int | None, silent: bool = False) -> Iterator[dict[str, int]]:
+def server(
+    *,
+    answers_per_connection: int | None,
+    silent: bool = False,
+    reply: Callable[[socket.socket, threading.Event], None] | None = None,
+) -> Iterator[dict[str, int]]:
     """A server that answers ``answers_per_connection`` requests on each connection, then closes
-    it without saying so (``None``: never closes); ``silent`` never answers at all."""
+    it without saying so (``None``: never closes); ``silent`` never answers at all; ``reply``
+    answers in its own way."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -39,6 +45,9 @@ def server(*, answers_per_connection: int | None, silent: bool = False) -> Itera
                 seen["requests"] += 1
                 if silent:
                     stop.wait(5)
+                    return
+                if reply is not None:
+                    reply(conn, stop)
                     return
                 body = b'{"ok": true}'
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -128,3 +137,47 @@ def test_a_proxy_in_the_environment_is_noticed_unless_the_host_bypasses_it(
     assert proxied("https://app.launchdarkly.com")
     monkeypatch.setenv("NO_PROXY", "app.launchdarkly.com")
     assert not proxied("https://app.launchdarkly.com")
+
+
+def trickle(conn: socket.socket, stop: threading.Event) -> None:
+    """A status line, then one byte of a never-ending header every 20 ms."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    for _ in range(500):
+        if stop.wait(0.02):
+            return
+        conn.sendall(b"a")
+
+
+def test_a_server_trickling_its_headers_fails_the_attempt_at_its_deadline() -> None:
+    with server(answers_per_connection=None, reply=trickle) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=0.3)
+        with pytest.raises(WireError) as failed:
+            wire.exchange("GET", "/x", HEADERS, None)
+        wire.close()
+    assert failed.value.timeout  # per-operation timeouts alone would never trip
+
+
+def huge_length(conn: socket.socket, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n" + b"x" * 1000)
+    stop.wait(2)
+
+
+def endless_chunks(conn: socket.socket, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while not stop.is_set():
+        try:
+            conn.sendall(b"400\r\n" + b"x" * 1024 + b"\r\n")
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("reply", [huge_length, endless_chunks], ids=["length", "streamed"])
+def test_a_body_over_the_cap_fails_the_attempt(
+    reply: Callable[[socket.socket, threading.Event], None],
+) -> None:
+    with server(answers_per_connection=None, reply=reply) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=10, max_body=64 * 1024)
+        with pytest.raises(WireError) as failed:
+            wire.exchange("GET", "/x", HEADERS, None)
+        wire.close()
+    assert failed.value.too_large and "65536 bytes" in str(failed.value)
