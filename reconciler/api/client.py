@@ -21,6 +21,7 @@ from typing import TypeVar
 import httpx
 
 from reconciler import __version__
+from reconciler.api.keepalive import KeepAlive, proxied
 from reconciler.api.limits import DEFAULT_LIMITS, NetLimits, decode_json
 from reconciler.api.pacing import Pacer
 from reconciler.api.redact import REDACTED, describe, redact, request_secrets
@@ -55,6 +56,7 @@ from reconciler.api.transport import (
     exchange,
     fails_fast,
     install,
+    keep_alive,
     unreachable,
 )
 from reconciler.api.wire import Malformed, parse_full, parse_list
@@ -112,8 +114,10 @@ class Client:
 
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
-    ``connections`` is how many idle connections the pool keeps open: the CLI passes its
-    ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route and status.
+    Each calling thread keeps its own connection (``reconciler.api.keepalive``); behind a proxy
+    or with a ``transport``, ``connections`` is how many idle ones httpx's pool keeps: the CLI
+    passes its ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route
+    and status.
     """
 
     def __init__(
@@ -145,6 +149,12 @@ class Client:
         self._retries = 0
         headers = {"Authorization": settings.token, "LD-API-Version": "beta"}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
+        self._closed = False
+        self._http: httpx.Client | KeepAlive
+        if transport is None and not proxied(settings.api_host):
+            # The fast path: a keep-alive connection per thread, no pool lock, no cookie jar.
+            self._http = keep_alive(settings.api_host, headers, limits)
+            return
         self._http = httpx.Client(
             base_url=settings.api_host,
             transport=transport,
@@ -157,6 +167,7 @@ class Client:
         install(self._http)  # connect, TLS, headers and body all end at the attempt's deadline
 
     def close(self) -> None:
+        self._closed = True
         self._http.close()
 
     def __enter__(self) -> Client:
@@ -339,6 +350,8 @@ class Client:
         self, req: ApiRequest, content: bytes | None, headers: dict[str, str] | None
     ) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         ticket = self._pacer.before(req.route)
         answer: Answer | None = None
         try:

@@ -8,19 +8,19 @@ import argparse
 import time
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
-from reconciler.api.limits import NetLimits
-from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
 from reconciler.manifest.limits import Limits
 from reconciler.manifest.load import LoadResult, load_manifests
-from reconciler.model import LiveStore
-from reconciler.plan.changes import Plan
-from reconciler.plan.planner import build_plan
-from reconciler.render.markdown import render_markdown
-from reconciler.render.plan import render_json, render_text
+
+# The client (httpx) and the renderers are imported where they are used, so ``validate``,
+# which needs neither, starts fast.
+if TYPE_CHECKING:
+    from reconciler.api.client import Client, ConnectionSettings
+    from reconciler.model import LiveStore
+    from reconciler.plan.changes import Plan
 
 
 def limits_of(args: argparse.Namespace) -> Limits:
@@ -42,6 +42,9 @@ def colour(args: argparse.Namespace, io: IO) -> bool:
 
 
 def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
+    from reconciler.api.client import Client, RetryPolicy
+    from reconciler.api.limits import NetLimits
+
     return Client(
         settings,
         retry=RetryPolicy(max_attempts=args.max_attempts),
@@ -53,6 +56,8 @@ def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client
 def read(
     client: Client, args: argparse.Namespace, io: IO, projects: Collection[str] | None
 ) -> list[LiveStore]:
+    from reconciler.api.refresh import read_live
+
     return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
 
 
@@ -60,6 +65,10 @@ def make_plan(
     args: argparse.Namespace, io: IO, *, files: list[str] | None = None
 ) -> tuple[Plan, str]:
     """The plan and the API host; ``files``, when given, receives the manifest files read."""
+    from reconciler.api.refresh import read_live
+    from reconciler.api.settings import settings_from_env
+    from reconciler.plan.planner import build_plan
+
     loaded = load(args, io)  # nothing touches the network before manifests are valid
     if files is not None:
         files.extend(loaded.files)
@@ -77,6 +86,9 @@ def targets_of(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def render(plan_: Plan, args: argparse.Namespace, io: IO, api_host: str, *, drift: bool) -> str:
+    from reconciler.render.markdown import render_markdown
+    from reconciler.render.plan import render_json, render_text
+
     now_ms = int(time.time() * 1000)
     health = drift and bool(getattr(args, "health", False))
     if args.format == "json":
