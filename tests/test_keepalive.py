@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.api.keepalive import KeepAlive, WireError, proxied
 from reconciler.api.limits import ERROR_BODY_CAP, NetLimits
-from reconciler.api.transport import exchange, keep_alive
+from reconciler.api.transport import exchange, keep_alive, open_wire
 
 HEADERS = {"Accept": "application/json"}
 
@@ -139,6 +139,34 @@ def test_a_proxy_in_the_environment_is_noticed_unless_the_host_bypasses_it(
     assert proxied("https://app.launchdarkly.com")
     monkeypatch.setenv("NO_PROXY", "app.launchdarkly.com")
     assert not proxied("https://app.launchdarkly.com")
+
+
+def test_the_client_sends_on_the_fast_wire_unless_a_proxy_or_a_transport_is_in_the_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    limits = NetLimits(timeout=2)
+    fast = open_wire("https://app.launchdarkly.com", HEADERS, limits)
+    mocked = open_wire("https://app.launchdarkly.com", HEADERS, limits, httpx.MockTransport(print))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    behind_proxy = open_wire("https://app.launchdarkly.com", HEADERS, limits)
+    for wire in (fast, mocked, behind_proxy):
+        wire.close()
+    assert isinstance(fast, KeepAlive)
+    assert isinstance(mocked, httpx.Client) and isinstance(behind_proxy, httpx.Client)
+    assert behind_proxy.follow_redirects is False and behind_proxy.timeout.read == 2
+
+
+def test_a_closed_wire_sends_nothing_more() -> None:
+    with server(answers_per_connection=None) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)
+        wire.exchange("GET", "/x", HEADERS, None)
+        wire.close()
+        with pytest.raises(RuntimeError):
+            wire.exchange("GET", "/x", HEADERS, None)
+    assert seen["requests"] == 1
 
 
 def trickle(conn: socket.socket, stop: threading.Event) -> None:

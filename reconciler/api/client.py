@@ -21,7 +21,6 @@ from typing import TypeVar
 import httpx
 
 from reconciler import __version__
-from reconciler.api.keepalive import KeepAlive, proxied
 from reconciler.api.limits import DEFAULT_LIMITS, NetLimits, decode_json
 from reconciler.api.pacing import Pacer
 from reconciler.api.redact import REDACTED, describe, redact, request_secrets
@@ -55,8 +54,7 @@ from reconciler.api.transport import (
     error_details,
     exchange,
     fails_fast,
-    install,
-    keep_alive,
+    open_wire,
     unreachable,
 )
 from reconciler.api.wire import Malformed, parse_full, parse_list
@@ -149,25 +147,11 @@ class Client:
         self._retries = 0
         headers = {"Authorization": settings.token, "LD-API-Version": "beta"}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
-        self._closed = False
-        self._http: httpx.Client | KeepAlive
-        if transport is None and not proxied(settings.api_host):
-            # The fast path: a keep-alive connection per thread, no pool lock, no cookie jar.
-            self._http = keep_alive(settings.api_host, headers, limits)
-            return
-        self._http = httpx.Client(
-            base_url=settings.api_host,
-            transport=transport,
-            timeout=httpx.Timeout(limits.timeout),
-            follow_redirects=False,
-            headers=headers,
-            # Keep one open connection per worker, so none reconnects between its requests.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
-        )
-        install(self._http)  # connect, TLS, headers and body all end at the attempt's deadline
+        # Each thread its own keep-alive connection; behind a proxy or with a ``transport``, an
+        # httpx.Client whose pool keeps one idle connection per worker (``connections``).
+        self._http = open_wire(settings.api_host, headers, limits, transport, connections)
 
     def close(self) -> None:
-        self._closed = True
         self._http.close()
 
     def __enter__(self) -> Client:
@@ -350,8 +334,6 @@ class Client:
         self, req: ApiRequest, content: bytes | None, headers: dict[str, str] | None
     ) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
-        if self._closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
         ticket = self._pacer.before(req.route)
         answer: Answer | None = None
         try:

@@ -145,11 +145,14 @@ class KeepAlive:
         self._local = threading.local()
         self._lock = threading.Lock()  # taken only to open and to close connections
         self._open: list[http.client.HTTPConnection] = []
+        self._closed = False
 
     def exchange(
         self, method: str, path: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
         """Send one request (``path`` below the base URL's path); status, headers, body."""
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the connections have been closed.")
         target = self._prefix + path
         sent = {**self._headers, **headers} if headers else self._headers
         self._local.deadline = time.monotonic() + self.timeout
@@ -263,8 +266,9 @@ class KeepAlive:
                 self._open.remove(conn)
 
     def close(self) -> None:
-        """Close every connection of every thread."""
+        """Close every connection of every thread; no request can be sent after."""
         with self._lock:
+            self._closed = True
             conns, self._open = self._open, []
         for conn in conns:
             conn.close()

@@ -28,7 +28,7 @@ import httpcore
 import httpx
 
 from reconciler import escape
-from reconciler.api.keepalive import KeepAlive, WireError
+from reconciler.api.keepalive import KeepAlive, WireError, proxied
 from reconciler.api.limits import (
     ERROR_BODY_CAP,
     BodyReader,
@@ -158,6 +158,30 @@ def keep_alive(base_url: str, headers: Mapping[str, str], limits: NetLimits) -> 
     context = httpx.create_ssl_context() if base_url.startswith("https:") else None
     return KeepAlive(base_url, timeout=limits.timeout, max_body=limits.max_body,
                      ssl_context=context, headers=headers)  # fmt: skip
+
+
+def open_wire(
+    base_url: str,
+    headers: Mapping[str, str],
+    limits: NetLimits,
+    transport: httpx.BaseTransport | None = None,
+    connections: int = 16,
+) -> httpx.Client | KeepAlive:
+    """What the client sends through: the fast wire (``keep_alive``), or an ``httpx.Client``
+    behind a proxy from the environment or with a custom ``transport`` (tests), its pool
+    keeping ``connections`` idle connections and its network held to the deadline (``install``)."""
+    if transport is None and not proxied(base_url):
+        return keep_alive(base_url, headers, limits)
+    http = httpx.Client(
+        base_url=base_url,
+        transport=transport,
+        timeout=httpx.Timeout(limits.timeout),
+        follow_redirects=False,
+        headers=headers,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
+    )
+    install(http)  # connect, TLS, headers and body all end at the attempt's deadline
+    return http
 
 
 def exchange(

@@ -21,11 +21,7 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestError, ManifestProblem
-from reconciler.integrations import (
-    FIELDS,
-    ConfigField,
-    fields_by_key,
-)
+from reconciler.integrations import FIELDS, ConfigField, fields_by_key
 from reconciler.manifest.fastcheck import surely_valid
 from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
