@@ -7,8 +7,7 @@ stops with ``BodyTooLarge`` or ``DeadlineExceeded`` as soon as either bound is c
 trickling or endless server costs at most the deadline and the cap. ``decode_json`` turns a
 body into JSON values or raises ``Malformed``: strict UTF-8, no ``NaN``/``Infinity``, integers
 that fit 64 bits, nesting of at most ``MAX_DEPTH`` levels, no lone surrogates (with orjson when
-it gives the same answer). Nothing here does I/O or knows about HTTP libraries;
-``reconciler.api.client`` drives it.
+it gives the same answer). Nothing here does I/O or knows about HTTP libraries; ``reconciler.api.client`` drives it.
 """
 
 from __future__ import annotations
