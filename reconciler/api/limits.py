@@ -6,14 +6,13 @@ one attempt's monotonic deadline; ``BodyReader`` collects a streamed body chunk 
 stops with ``BodyTooLarge`` or ``DeadlineExceeded`` as soon as either bound is crossed, so a
 trickling or endless server costs at most the deadline and the cap. ``decode_json`` turns a
 body into JSON values or raises ``Malformed``: strict UTF-8, no ``NaN``/``Infinity``, integers
-that fit 64 bits, nesting of at most ``MAX_DEPTH`` levels, no lone surrogates (with orjson when
-it gives the same answer). Nothing here does I/O or knows about HTTP libraries; ``reconciler.api.client`` drives it.
+that fit 64 bits, nesting of at most ``MAX_DEPTH`` levels, no lone surrogates. Nothing here
+does I/O or knows about HTTP libraries; ``reconciler.api.client`` drives it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ DEFAULT_RETRY_BUDGET = 120.0
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 20
 EXCERPT_CHARS = 200
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # an integer orjson may read as a float, or a longer one
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,26 +110,7 @@ def _parse_int(text: str) -> int:
 
 
 def decode_json(body: bytes) -> object:
-    """The JSON value of ``body``, or ``Malformed`` saying why there is none. orjson reads it
-    (several times faster) when that cannot change the answer: it rejects what this rejects
-    (``NaN``, bad UTF-8, lone surrogates), but it turns integers beyond 64 bits into floats, so
-    a body with a run of 19 or more digits anywhere, or one orjson refuses, goes to the exact
-    reader below, which also says why."""
-    if _LONG_DIGITS.search(body) is None:
-        import orjson  # imported here: ``validate`` never decodes a response
-
-        try:
-            fast: object = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            check_value(fast)
-            return fast
-    return decode_exactly(body)
-
-
-def decode_exactly(body: bytes) -> object:
-    """``decode_json`` by the standard library's reader alone: the reference it must match."""
+    """The JSON value of ``body``, or ``Malformed`` saying why there is none."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
