@@ -1,9 +1,14 @@
 """``make bench``: how fast reconciler plans, renders, reads and writes at scale.
 
-A benchmark, not a test: it prints a table (scenario, metric, value, target, result) to stdout,
-writes everything it measured to ``bench-results.json`` in the current directory, and exits 0
-even when a target is missed (the row then says ``MISSED``). Comparisons are ratios measured
-side by side in one run, because the machines it runs on are shared. Scenarios:
+A benchmark, not a test. It first runs the command as users run it (``e2e``,
+``benchmarks.bench_e2e``): ``reconciler`` processes against an emulator process at 1k and 10k
+stores, each child's wall and CPU time beside a floor measured in the same run, and start-up
+against ``python -c pass``; and ``share`` (``benchmarks.bench_share``): one and two ``plan``
+processes under one rate limit. It prints that table, then one table (scenario, metric, value,
+target, result) of every target and of the in-process scenarios below, writes everything it
+measured to ``bench-results.json`` in the current directory, and exits 0 even when a target is
+missed (the row then says ``MISSED``). Comparisons are ratios measured side by side in one run,
+because the machines it runs on are shared. The in-process scenarios:
 
 1. ``cpu``: build the plan for 10,000 plan entries held in memory (80% unchanged, 10% updated,
    5% created, 5% deleted; ``bench_data``) and render it as JSON and as text. Median of three
@@ -56,6 +61,7 @@ RATE_SHARE_TARGET = 0.90
 SHARE_429_TARGET = 0.01
 GROWTH_TARGET = 1.5
 MB = 1024 * 1024
+SCENARIOS = ("e2e", "share", "cpu", "growth", "latency", "rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +287,7 @@ class _Session:
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         self.rows: list[Row] = []
+        self.e2e_table = ""
 
     def step(self, name: str, run: Callable[[], list[Row]]) -> None:
         if name not in self.chosen:
@@ -329,6 +336,29 @@ class _Session:
             )  # fmt: skip
         return _rows_rate(self.results["rate"])
 
+    def e2e(self) -> list[Row]:
+        from benchmarks import bench_e2e, bench_http, report_e2e
+
+        sizes, repeats = ((200, 1_000), (1, 1)) if self.quick else ((1_000, 10_000), (3, 1))
+        with bench_http.temp_workdir() as tmp:
+            self.results["e2e"] = bench_e2e.e2e_scenario(Path(tmp), sizes, repeats)
+        self.e2e_table = report_e2e.e2e_table(self.results["e2e"])
+        return [Row("e2e", *row) for row in report_e2e.e2e_targets(self.results["e2e"])]
+
+    def share(self) -> list[Row]:
+        from benchmarks import bench_http, bench_share, report_e2e
+
+        stores = 60 if self.quick else 100
+        runs = []
+        with bench_http.temp_workdir() as tmp:
+            for processes in (1, 2):
+                runs.append(bench_share.run(
+                    Path(tmp) / str(processes), processes=processes, stores=stores, limit=20,
+                    window=1.0,
+                ))  # fmt: skip
+        self.results["share"] = runs
+        return [Row("share", *row) for row in report_e2e.share_targets(runs)]
+
     def growth(self) -> list[Row]:
         sizes = (200, 1_000, 2_000) if self.quick else (1_000, 5_000, 10_000)
         self.results["growth"] = growth_scenario(sizes)
@@ -338,21 +368,24 @@ class _Session:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the plumbing")
-    parser.add_argument("--only", action="append", choices=("cpu", "latency", "rate", "growth"),
+    parser.add_argument("--only", action="append", choices=SCENARIOS,
                         help="run only this scenario (repeatable)")  # fmt: skip
     parser.add_argument(
         "--out", default=RESULTS_FILE, help=f"results file (default {RESULTS_FILE})"
     )
     args = parser.parse_args(argv)
     tune_gc_for_batch()
-    session = _Session(args.quick, set(args.only or ("cpu", "latency", "rate", "growth")))
+    session = _Session(args.quick, set(args.only or SCENARIOS))
     started = time.perf_counter()
-    for name in ("cpu", "growth", "latency", "rate"):
+    for name in SCENARIOS:
         session.step(name, getattr(session, name))
     results, rows = session.results, session.rows
     results["duration_seconds"] = time.perf_counter() - started
     results["rows"] = [asdict(r) | {"result": r.result} for r in rows]
     Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", "utf-8")
+    if session.e2e_table:
+        print("End to end: reconciler processes (CPU = the child's user + system time)\n")
+        print(session.e2e_table + "\n")
     print(format_table(rows))
     missed = [r for r in rows if r.passed is False]
     print(f"\n{len(rows) - len(missed)} of {len(rows)} rows ok; results in {args.out}", end="")

@@ -55,7 +55,7 @@ from reconciler.api.transport import (
     error_details,
     exchange,
     fails_fast,
-    install,
+    open_wire,
     unreachable,
 )
 from reconciler.api.wire import Malformed, parse_full, parse_list
@@ -113,8 +113,10 @@ class Client:
 
     With ``pacing`` (the default) every request first waits for its slot from a shared ``Pacer``,
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
-    ``connections`` is how many idle connections the pool keeps open: the CLI passes its
-    ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route and status.
+    Each calling thread keeps its own connection (``reconciler.api.keepalive``); behind a proxy
+    or with a ``transport``, ``connections`` is how many idle ones httpx's pool keeps: the CLI
+    passes its ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route
+    and status.
     """
 
     def __init__(
@@ -146,16 +148,9 @@ class Client:
         self._retries = 0
         headers = {"Authorization": settings.token}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
-        self._http = httpx.Client(
-            base_url=settings.api_host,
-            transport=transport,
-            timeout=httpx.Timeout(limits.timeout),
-            follow_redirects=False,
-            headers=headers,
-            # Keep one open connection per worker, so none reconnects between its requests.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
-        )
-        install(self._http)  # connect, TLS, headers and body all end at the attempt's deadline
+        # Each thread its own keep-alive connection; behind a proxy or with a ``transport``, an
+        # httpx.Client whose pool keeps one idle connection per worker (``connections``).
+        self._http = open_wire(settings.api_host, headers, limits, transport, connections)
 
     def close(self) -> None:
         self._http.close()

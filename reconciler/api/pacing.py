@@ -22,6 +22,15 @@ window the more cautious counts; a newer reset replaces the window; headers of w
 left are ignored; and a reset in the past or more than ``MAX_RESET_AHEAD`` seconds ahead (clock
 skew) makes the budget unknown. After a 429, ``on_rate_limited`` closes the route (and the global
 budget when it is spent) until the reset; the client retries the 429 itself.
+
+The whole window is used (``safety`` 0) unless another client spends the same budget. Each
+budget numbers its own sends, so two reports of one window tell how much of the drop in
+``remaining`` was ours; when it fell faster than we sent, the rest is another client's, and
+``share`` (our part of what was spent) scales what we plan to spend of what is left, so two
+processes settle on the limit between them; shared, the last request of a window is left
+unspent. A slot is reserved at most ``RESERVE_AHEAD`` seconds before it, so a caller whose slot
+is later looks again with what the responses have said since. Once the server has reported a
+budget, the first requests on a route it has not reported yet are probes, not a burst.
 """
 
 from __future__ import annotations
@@ -41,6 +50,11 @@ MAX_RESET_AHEAD = 60.0
 """A reset further ahead than this (seconds) is clock skew, not a window end."""
 PROBE_POLL = 0.02
 """Seconds between checks while the probes of a new window are out."""
+MIN_SPAN = 0.05
+"""Seconds of a window observed before the others' rate is estimated from it."""
+RESERVE_AHEAD = 0.02
+"""Seconds ahead a slot may be reserved; a caller whose slot is later waits and looks again, so
+what the responses report in the meantime (another client spending the budget) still counts."""
 _SAME_RESET = 0.001
 _MAX_ROUNDS = 8
 
@@ -69,12 +83,30 @@ class _Budget:
     next_slot: float = -math.inf
     last_number: int = 0
     probes_after: int = 0
+    sent: int = 0  # requests reserved on this budget so far
+    ordinals: dict[int, int] = field(default_factory=dict)  # request number -> ``sent`` then
+    anchor: tuple[int, int, float] | None = None  # first report of the window: remaining, sent, t
+    share: float = 1.0  # our share of what this budget spends; the rest is other clients'
 
     def _spare(self, window: tuple[int, float, int], safety: int) -> int:
         """Requests that may still go in ``window``: its remaining count, less those in flight
         that it does not count yet (sent after the request it was reported on)."""
         remaining, _, number = window
         return remaining - sum(1 for n in self.in_flight if n > number) - safety
+
+    def _observe(self, remaining: int, ordinal: int | None, now: float) -> None:
+        """Our share of the budget: of what it fell since the window's first report, how much
+        was our own sends (their count is the difference of the two reports' ordinals)."""
+        if self.anchor is None or ordinal is None:
+            return
+        first, first_sent, since = self.anchor
+        own = ordinal - first_sent
+        spent = max(first - remaining, own)
+        if own > 0 and now - since >= MIN_SPAN:
+            share = own / spent
+            if share < 1.0 and self.share == 1.0:
+                log.info("the rate-limit budget falls faster than we spend it: sharing it")
+            self.share = share
 
     def _ended(self, t: float) -> bool:
         return self.window is not None and t >= self.window[1]
@@ -95,7 +127,9 @@ class _Budget:
             return None if out >= probes else max(t, self.next_slot)
         if self.window is None:
             return t
-        if self._spare(self.window, safety) <= 0:
+        # Shared with another client, the last request of a window is left unspent: the two
+        # learn of each other's sends only from responses, so both could take it.
+        if self._spare(self.window, safety + (self.share < 1.0)) <= 0:
             return self.window[1] + RESET_MARGIN
         return max(t, self.next_slot)
 
@@ -105,15 +139,19 @@ class _Budget:
         if self.window is None:
             self.next_slot = max(self.next_slot, slot)
         else:
-            spare = max(self._spare(self.window, safety), 1)
+            # Our share of what is left, spread evenly over what is left of the window.
+            spare = max(self._spare(self.window, safety) * self.share, 1.0)
             self.next_slot = slot + (self.window[1] - slot) / spare
         self.in_flight.add(number)
         self.last_number = number
+        self.sent += 1
+        self.ordinals[number] = self.sent
 
     def learn(self, report: tuple[int, float] | None, number: int, now: float) -> None:
         """Take in what the response to request ``number`` reported: ``(remaining, reset_at)``,
         ``None`` when it did not report this budget."""
         self.roll(now)
+        ordinal = self.ordinals.pop(number, None)
         if report is None:
             self.probing = False  # the server does not report this budget here
             return
@@ -130,10 +168,12 @@ class _Budget:
             if abs(reset_at - known_reset) <= _SAME_RESET:
                 if self._spare(window, 0) < self._spare(self.window, 0):
                     self.window = (remaining, known_reset, number)
+                self._observe(remaining, ordinal, now)
                 return
             if reset_at < known_reset:
                 return  # an older window than the one known
         self.window, self.probing = window, False
+        self.anchor = None if ordinal is None else (remaining, ordinal, now)
 
     def close(self, reset_at: float, now: float) -> None:
         """Nothing more before ``reset_at`` (clamped to ``MAX_RESET_AHEAD``)."""
@@ -152,7 +192,7 @@ class Pacer:
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
-        safety: int = 1,
+        safety: int = 0,
         probes: int = 1,
         enabled: bool = True,
     ) -> None:
@@ -176,13 +216,15 @@ class Pacer:
                 now = self._clock()
                 budgets = self._budgets(route)
                 slot, free = self._slot(budgets, now)
-                if free:
+                reserved = free and slot <= now + RESERVE_AHEAD
+                if reserved:
                     self._numbered += 1
                     ticket = Ticket(route, self._numbered)
                     for budget in budgets:
                         budget.reserve(ticket.number, slot, safety=self._safety)
-            if not free:
-                self._sleep(slot - now if slot > now else PROBE_POLL)
+            if not reserved:  # a probe is out, or the slot is far: look again nearer the time
+                wait = slot - now - RESERVE_AHEAD if free else slot - now
+                self._sleep(wait if wait > 0 else PROBE_POLL)
                 continue
             if slot > now:
                 log.debug("pacing %s: waiting %.3f s", route, slot - now)
@@ -211,6 +253,8 @@ class Pacer:
             route_budget, global_budget = self._budgets(ticket.route)
             for budget in (route_budget, global_budget):
                 budget.in_flight.discard(ticket.number)
+                if headers is None:
+                    budget.ordinals.pop(ticket.number, None)
             if headers is not None:
                 route_budget.learn(route_report, ticket.number, now)
                 global_budget.learn(global_report, ticket.number, now)
@@ -235,6 +279,9 @@ class Pacer:
         budget = self._routes.get(route)
         if budget is None:
             budget = self._routes[route] = _Budget()
+            if self._global.window is not None or self._global.probing:
+                # The server reports limits: a new route's budget is probed, not burst into.
+                budget.probing, budget.probes_after = True, self._numbered
         return budget, self._global
 
     def _slot(self, budgets: Sequence[_Budget], now: float) -> tuple[float, bool]:

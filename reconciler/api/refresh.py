@@ -10,8 +10,8 @@ list's order, so the plan does not depend on timing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Collection, Sequence
 from typing import TextIO
 
 from reconciler.api.client import Client
@@ -52,6 +52,41 @@ def read_live(
         finally:
             bar.advance()
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        details = list(pool.map(detail, listed))
+    details = _each(detail, listed, parallelism)
     return [d for d in details if d is not None]
+
+
+def _each(
+    work: Callable[[LiveStore], LiveStore | None], items: Sequence[LiveStore], parallelism: int
+) -> list[LiveStore | None]:
+    """``work`` on every item, in order of the items, on up to ``parallelism`` threads that
+    each take the next item as they finish one: no future per item, so the threads' own cost
+    stays small beside the requests'. The first error is raised once every thread has stopped."""
+    results: list[LiveStore | None] = [None] * len(items)
+    errors: list[BaseException] = []
+    indexes = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while not errors:
+            with lock:
+                index = next(indexes, None)
+            if index is None:
+                return
+            try:
+                results[index] = work(items[index])
+            except BaseException as error:  # re-raised by the caller below
+                errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(min(max(1, parallelism), len(items)))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException as interrupted:  # Ctrl-C: the threads stop after their request
+        errors.append(interrupted)
+        raise
+    if errors:
+        raise errors[0]
+    return results

@@ -2,7 +2,8 @@
 rate-limit route of a request (``route_of``), and the observer of requests by route.
 
 Plain strings, no HTTP: the client requests these paths and the journal records them, so the
-journal can name a request without importing the client (or httpx).
+journal can name a request without importing the client (or httpx). ``ApiRequest`` is one
+request as the client describes it, with its rate-limit route.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ the calling thread set with ``deadline_scope`` (requests run in the thread that 
 fails with httpcore's own timeout errors once it has passed; httpx maps those to its
 ``TimeoutException`` family. ``install`` puts the wrapper under an ``httpx.Client``'s
 connection pools. ``exchange`` sends one request and streams its body under the deadline and
-the cap into an ``Answer``; ``fails_fast`` tells which transport errors retrying cannot help,
+the cap into an ``Answer``, through that client or (the fast path, ``keep_alive``) through
+``reconciler.api.keepalive``, which holds its connections to the same limits and whose failures
+become the same httpx errors; ``fails_fast`` tells which transport errors retrying cannot help,
 ``unreachable`` words them; ``error_details`` reads LaunchDarkly's code and message (or an
 escaped excerpt, or where a redirect led) from an error answer. Part of ``reconciler.api``, the
 only package that imports httpx (and httpcore, which httpx is built on).
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ import httpcore
 import httpx
 
 from reconciler import escape
+from reconciler.api.keepalive import KeepAlive, WireError, proxied
 from reconciler.api.limits import (
     ERROR_BODY_CAP,
     BodyReader,
@@ -149,8 +152,40 @@ class Answer:
         return 200 <= self.status_code < 300
 
 
+def keep_alive(base_url: str, headers: Mapping[str, str], limits: NetLimits) -> KeepAlive:
+    """The fast wire to ``base_url`` under ``limits``, sending ``headers`` with every request;
+    its TLS context is httpx's (certifi's CAs, or ``SSL_CERT_FILE``)."""
+    context = httpx.create_ssl_context() if base_url.startswith("https:") else None
+    return KeepAlive(base_url, timeout=limits.timeout, max_body=limits.max_body,
+                     ssl_context=context, headers=headers)  # fmt: skip
+
+
+def open_wire(
+    base_url: str,
+    headers: Mapping[str, str],
+    limits: NetLimits,
+    transport: httpx.BaseTransport | None = None,
+    connections: int = 16,
+) -> httpx.Client | KeepAlive:
+    """What the client sends through: the fast wire (``keep_alive``), or an ``httpx.Client``
+    behind a proxy from the environment or with a custom ``transport`` (tests), its pool
+    keeping ``connections`` idle connections and its network held to the deadline (``install``)."""
+    if transport is None and not proxied(base_url):
+        return keep_alive(base_url, headers, limits)
+    http = httpx.Client(
+        base_url=base_url,
+        transport=transport,
+        timeout=httpx.Timeout(limits.timeout),
+        follow_redirects=False,
+        headers=headers,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
+    )
+    install(http)  # connect, TLS, headers and body all end at the attempt's deadline
+    return http
+
+
 def exchange(
-    http: httpx.Client,
+    http: httpx.Client | KeepAlive,
     method: str,
     path: str,
     content: bytes | None,
@@ -160,6 +195,8 @@ def exchange(
     """Send one request and read its whole answer within ``limits``: a deadline that ends
     with httpx's ``ReadTimeout`` (or another timeout), a body too large or a redirect to an
     unparsable location with ``TransportError``."""
+    if isinstance(http, KeepAlive):
+        return _exchange_kept(http, method, path, content, headers)
     deadline = Deadline(limits.timeout)
     host = str(http.base_url).rstrip("/")
     with deadline_scope(deadline):
@@ -183,6 +220,29 @@ def exchange(
                 f" {describe_size(limits.max_body)}; stopped reading it"
             ) from None
     return Answer(response.status_code, response.headers, body)
+
+
+def _exchange_kept(
+    wire: KeepAlive, method: str, path: str, content: bytes | None, headers: dict[str, str] | None
+) -> Answer:
+    """``exchange`` on the fast wire, its failures made httpx's (or ``TransportError``)."""
+    try:
+        status, got, body = wire.exchange(method, path, headers, content)
+    except WireError as exc:
+        if exc.too_large:
+            raise TransportError(
+                f"LaunchDarkly at {wire.base_url} answered {method} {path} with a body larger"
+                f" than {describe_size(wire.max_body)}; stopped reading it"
+            ) from None
+        kind: type[httpx.RequestError]
+        if exc.timeout:
+            kind = httpx.ConnectTimeout if exc.connecting else httpx.ReadTimeout
+        elif exc.undecodable:
+            kind = httpx.DecodingError
+        else:
+            kind = httpx.ConnectError if exc.connecting else httpx.ReadError
+        raise kind(str(exc)) from exc
+    return Answer(status, httpx.Headers(got), body)
 
 
 def read_body(response: httpx.Response, deadline: Deadline, max_body: int) -> bytes:

@@ -18,16 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, cast
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestError, ManifestProblem
-from reconciler.integrations import (
-    FIELDS,
-    ConfigField,
-    fields_by_key,
-)
+from reconciler.integrations import FIELDS, ConfigField, fields_by_key
+from reconciler.manifest.fastcheck import surely_valid
 from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.rules import (
@@ -59,6 +54,9 @@ from reconciler.model import (
     Location,
     Secret,
 )
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +175,11 @@ class _DocumentCheck:
         for at, message in found.problems:
             self.problem(at, message)
         self.run.notes.extend(f"{self.doc.location(at)}: {note}" for at, note in found.notes)
-        for error in validator().iter_errors(self.doc.data):
-            if self.run.full:
-                break
-            self._schema_problem(error)
+        if not surely_valid(self.doc.data):  # the full validator words what is wrong
+            for error in validator().iter_errors(self.doc.data):
+                if self.run.full:
+                    break
+                self._schema_problem(error)
         data = self.doc.data
         if not isinstance(data, dict):
             return

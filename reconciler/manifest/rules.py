@@ -14,12 +14,13 @@ import difflib
 import re
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE, ConfigField
 from reconciler.manifest.yamlpos import Path
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 PORT_RANGE = "1\u201365535"  # with an en dash
 ANY_FIELD: Mapping[str, ConfigField] = {f.key: f for fs in FIELDS.values() for f in fs}

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path as FsPath
-from typing import Any, cast
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestProblem
 from reconciler.manifest.limits import Limits, format_size
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -42,6 +43,9 @@ def manifest_schema() -> dict[str, Any]:
 
 @cache
 def validator() -> Draft202012Validator:
+    """The JSON Schema validator, imported only when a document needs it (an invalid one)."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(manifest_schema())
 
 

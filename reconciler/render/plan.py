@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from deepdiff import DeepDiff
 
 from reconciler import escape
 from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
@@ -69,6 +68,8 @@ def field_changes(change: Change, owner_tag: str) -> list[tuple[str, str]]:
 
 
 def _deep_diff(before: object, after: object) -> list[tuple[str, str]]:
+    from deepdiff import DeepDiff  # slow to import; only values that are not plain need it
+
     lines: list[tuple[str, str]] = []
     tree = DeepDiff(before, after, view="tree")
     for items in tree.values():

@@ -11,23 +11,20 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconciler import escape
-from reconciler.api.client import Client, ConnectionSettings, RetryPolicy, settings_from_env
-from reconciler.api.environments import read_environments
-from reconciler.api.limits import NetLimits
-from reconciler.api.refresh import read_live
 from reconciler.cli.commands.base import IO
 from reconciler.errors import ConfigError
 from reconciler.manifest.limits import Limits
 from reconciler.manifest.load import LoadResult, load_manifests
-from reconciler.model import LiveStore, ProjectEnvironments
-from reconciler.plan.changes import Plan
-from reconciler.plan.planner import build_plan
-from reconciler.plan.safety import Refusal
-from reconciler.plan.scope import mark_critical, parse_targets, restrict, unmatched
-from reconciler.render.markdown import render_markdown
-from reconciler.render.plan import render_json, render_text
+
+# The client (httpx), the environment reads, the planner and the renderers are imported where
+# they are used, so ``validate``, which needs none of them, starts fast.
+if TYPE_CHECKING:
+    from reconciler.api.client import Client, ConnectionSettings
+    from reconciler.model import LiveStore, ProjectEnvironments
+    from reconciler.plan.changes import Plan
+    from reconciler.plan.safety import Refusal
 
 
 def limits_of(args: argparse.Namespace) -> Limits:
@@ -49,6 +46,9 @@ def colour(args: argparse.Namespace, io: IO) -> bool:
 
 
 def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client:
+    from reconciler.api.client import Client, RetryPolicy
+    from reconciler.api.limits import NetLimits
+
     return Client(
         settings,
         retry=RetryPolicy(max_attempts=args.max_attempts),
@@ -60,6 +60,8 @@ def client_for(args: argparse.Namespace, settings: ConnectionSettings) -> Client
 def read(
     client: Client, args: argparse.Namespace, io: IO, projects: Collection[str] | None
 ) -> list[LiveStore]:
+    from reconciler.api.refresh import read_live
+
     return read_live(client, projects, parallelism=args.parallelism, progress=io.stderr)
 
 
@@ -76,6 +78,8 @@ class Planned:
 
 def targets_of(args: argparse.Namespace) -> tuple[str, ...]:
     """The run's ``--target`` prefixes, checked; none when the command has no such flag."""
+    from reconciler.plan.scope import parse_targets
+
     return parse_targets(getattr(args, "target", None) or [])
 
 
@@ -88,6 +92,9 @@ def environments(
     client: Client, args: argparse.Namespace, io: IO, projects: Collection[str]
 ) -> Mapping[str, ProjectEnvironments]:
     """The environment reads of ``projects``; a 403 is a warning on stderr."""
+    from reconciler import escape
+    from reconciler.api.environments import read_environments
+
     reads = read_environments(client, projects, parallelism=args.parallelism)
     for warning in reads.warnings:
         io.stderr.write(f"warning: {escape.text(warning)}\n")
@@ -99,6 +106,9 @@ def shape(
 ) -> Plan:
     """The plan narrowed to ``targets`` with critical changes labelled; warns about a target
     that matches nothing."""
+    from reconciler import escape
+    from reconciler.plan.scope import mark_critical, restrict, unmatched
+
     for target in unmatched(plan_, targets):
         io.stderr.write(
             f"warning: --target {escape.text(target)} matches no declared or live store\n"
@@ -108,6 +118,9 @@ def shape(
 
 def planned(args: argparse.Namespace, io: IO) -> Planned:
     """Load, read live state and environments, plan, narrow: what plan and drift show."""
+    from reconciler.api.settings import settings_from_env
+    from reconciler.plan.planner import build_plan
+
     loaded = load(args, io)  # nothing touches the network before manifests are valid
     targets = targets_of(args)
     settings = settings_from_env(io.env, api_host=args.api_host)
@@ -132,6 +145,9 @@ def render(
     drift: bool,
     refusals: Sequence[Refusal] = (),
 ) -> str:
+    from reconciler.render.markdown import render_markdown
+    from reconciler.render.plan import render_json, render_text
+
     now_ms = int(time.time() * 1000)
     health = drift and bool(getattr(args, "health", False))
     if args.format == "json":
