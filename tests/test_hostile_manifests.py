@@ -194,7 +194,7 @@ def tree_55mb(folder: Path) -> tuple[str, str]:
     for i in range(11):
         with (folder / f"part-{i:02d}.yaml").open("wb") as handle:
             handle.truncate(5 * MIB)  # sparse: a size without the bytes
-    return str(folder), "over the 50 MiB limit (raise it with --max-tree-size)"
+    return str(folder), "over the 5 MiB limit (raise it with --max-tree-size)"
 
 
 def text_case(name: str) -> Callable[[Path], tuple[str, str]]:

@@ -8,7 +8,7 @@ from reconciler.manifest.limits import DEFAULT_LIMITS, GIB, KIB, MIB, format_siz
 
 
 def test_the_defaults_are_the_documented_ones() -> None:
-    assert (DEFAULT_LIMITS.max_file_bytes, DEFAULT_LIMITS.max_tree_bytes) == (5 * MIB, 50 * MIB)
+    assert (DEFAULT_LIMITS.max_file_bytes, DEFAULT_LIMITS.max_tree_bytes) == (5 * MIB, 5 * MIB)
     assert (DEFAULT_LIMITS.max_depth, DEFAULT_LIMITS.max_alias_nodes) == (64, 10_000)
 
 

@@ -164,7 +164,7 @@ def test_a_tree_over_the_size_limit_is_refused_before_any_file_is_read(tmp_path:
             handle.truncate(5 * MIB)  # sparse, and not YAML: reading one would be a problem
 
     assert problems_of(tmp_path) == [
-        f"{tmp_path}:1:1: the manifests total 55 MiB in 11 files, over the 50 MiB limit"
+        f"{tmp_path}:1:1: the manifests total 55 MiB in 11 files, over the 5 MiB limit"
         " (raise it with --max-tree-size)"
     ]
 

@@ -98,7 +98,7 @@ def manifest_limits(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument(
         "--max-tree-size", type=_size, default=DEFAULT_LIMITS.max_tree_bytes, metavar="SIZE",
-        help="refuse manifests larger than this together (default 50MiB)",
+        help="refuse manifests larger than this together (default 5MiB)",
     )  # fmt: skip
 
 

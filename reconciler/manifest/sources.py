@@ -223,6 +223,13 @@ def manifest_texts(
     """(display name, text) of each file that can be read; a problem for each that cannot.
     Files over ``limits.max_tree_bytes`` together are one problem, and none is read."""
     total = sum(file.size for file in files)
+    oversized = [file for file in files if file.size > limits.max_file_bytes]
+    for file in oversized:  # the per-file message names the file: clearer than the total
+        problems.append(
+            ManifestProblem(file.display, 1, 1, too_big(file.size, limits.max_file_bytes))
+        )
+    if oversized:
+        return
     if total > limits.max_tree_bytes:
         message = (
             f"the manifests total {format_size(total)} in {len(files)} files, over the"
