@@ -4,13 +4,14 @@ Changes run in a fixed order of phases, creates first, then updates, then delete
 is never removed before its replacement exists), each phase by address and up to
 ``parallelism`` calls at a time on daemon worker threads. Secrets are revealed only here, in the
 request body about to be sent. Every create goes through the twin protocol
-(``reconciler.apply.twins``), so racing runs leave one store per address. The first failure
-stops the run (calls already in flight finish, nothing new starts): the ``ApplyError`` it raises
-lists which stores were changed, which failed and which were not started. A signal (``Stop``)
-stops it the same way; the changes in flight get ``grace`` seconds (a second signal: none), and
-``ApplyInterrupted`` says what was changed, failed, not started or left in flight. A 409 from
-the ``test`` of ``/version`` means the store changed after the plan was made; it is reported as
-such and never retried blindly.
+(``reconciler.apply.twins``), so racing runs leave one store per address: creates are posted in
+batches of ``CREATE_BATCH``, then the batch is settled, so one shared list serves the batch.
+The first failure stops the run (calls already in flight finish, stores already posted are
+settled, nothing new starts): the ``ApplyError`` it raises lists which stores were changed,
+which failed and which were not started. A signal (``Stop``) stops it the same way; the changes
+in flight get ``grace`` seconds (a second signal: none), and ``ApplyInterrupted`` says what was
+changed, failed, not started or left in flight. A 409 from the ``test`` of ``/version`` means
+the store changed after the plan was made; it is reported as such and never retried blindly.
 """
 
 from __future__ import annotations
