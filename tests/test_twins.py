@@ -12,7 +12,7 @@ import pytest
 from cli_helpers import cli, env_for, write
 from race_helpers import slow_emulator, start_gated, stores_manifest
 
-from reconciler.api.client import Client, settings_from_env
+from reconciler.api.client import API_PREFIX, Client, settings_from_env
 from reconciler.api.refresh import read_live
 from reconciler.apply.executor import Outcome, execute
 from reconciler.apply.twins import Twins
@@ -20,6 +20,7 @@ from reconciler.emulator import EmulatorServer
 from reconciler.errors import ApplyError
 from reconciler.manifest.load import load_manifests
 from reconciler.model import DEFAULT_OWNER_TAG, reveal
+from reconciler.plan.changes import is_pending
 from reconciler.plan.planner import build_plan
 
 ONE = """\
@@ -224,3 +225,35 @@ def test_a_store_settled_by_someone_else_is_kept_not_removed(
         settled = twins.settle("a", mine)
     assert settled.store.id == mine.id and settled.winner is None
     assert [s.id for s in emulator.state.stores()] == [mine.id]
+
+
+def list_calls(server: EmulatorServer) -> int:
+    return sum(1 for r in server.state.requests if r.method == "GET" and r.path == API_PREFIX)
+
+
+def test_an_uncontended_apply_of_300_creates_lists_the_stores_a_constant_number_of_times(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    manifest = write(tmp_path, stores_manifest(300))
+    result = cli(emulator, "apply", manifest, "--auto-approve", "--parallelism", "32")
+    assert result.code == 0, result.all
+    assert created(emulator) == 300 and len(emulator.state.stores()) == 300
+    assert list_calls(emulator) <= 5  # the plan's own list, then one per batch of creates
+    patches = [r for r in emulator.state.requests if r.method == "PATCH"]
+    assert len(patches) == 300  # each create is still settled by its own PATCH
+    assert not [s for s in emulator.state.stores() if is_pending(s.tags)]
+
+
+def test_a_failed_create_still_lets_the_creates_already_posted_be_settled(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.faults.fail_next(
+        1, status=400, method="POST", path_prefix=API_PREFIX + "/payments/staging"
+    )
+    manifest = write(tmp_path, stores_manifest(20))
+    result = cli(emulator, "apply", manifest, "--auto-approve", "--parallelism", "4")
+    assert result.code == 1 and "apply stopped" in result.err
+    live = emulator.state.stores()
+    assert live and not [s for s in live if is_pending(s.tags)]
+    assert len(live) == 19  # every create but the failed one was posted, then settled
+    assert sum(1 for r in emulator.state.requests if r.method == "PATCH") == len(live)

@@ -4,20 +4,21 @@ Changes run in a fixed order of phases, creates first, then updates, then delete
 is never removed before its replacement exists), each phase by address and up to
 ``parallelism`` calls at a time on daemon worker threads. Secrets are revealed only here, in the
 request body about to be sent. Every create goes through the twin protocol
-(``reconciler.apply.twins``), so racing runs leave one store per address. The first failure
-stops the run (calls already in flight finish, nothing new starts): the ``ApplyError`` it raises
-lists which stores were changed, which failed and which were not started. A signal (``Stop``)
-stops it the same way; the changes in flight get ``grace`` seconds (a second signal: none), and
-``ApplyInterrupted`` says what was changed, failed, not started or left in flight. A 409 from
-the ``test`` of ``/version`` means the store changed after the plan was made; it is reported as
-such and never retried blindly.
+(``reconciler.apply.twins``), so racing runs leave one store per address: creates are posted in
+batches of ``CREATE_BATCH``, then the batch is settled, so one shared list serves the batch.
+The first failure stops the run (calls already in flight finish, stores already posted are
+settled, nothing new starts): the ``ApplyError`` it raises lists which stores were changed,
+which failed and which were not started. A signal (``Stop``) stops it the same way; the changes
+in flight get ``grace`` seconds (a second signal: none), and ``ApplyInterrupted`` says what was
+changed, failed, not started or left in flight. A 409 from the ``test`` of ``/version`` means
+the store changed after the plan was made; it is reported as such and never retried blindly.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from reconciler.api.client import Client
@@ -37,6 +38,7 @@ from reconciler.render.lists import LIST_LIMIT, summarise
 
 APPLY_ORDER = {"create": 0, "update": 1, "delete": 2}
 DEFAULT_GRACE = 30.0
+CREATE_BATCH = 1000
 TICK = 0.05
 
 Status = Literal["done", "failed", "not started", "in flight"]
@@ -88,9 +90,12 @@ def execute(
     twins = Twins(client, owner_tag=plan.owner_tag, run=log.run, wait=twin_wait)
     worker = _Worker(client, _known_ids(plan, live), log, on_outcome, twins, halt)
     outcomes: list[Outcome] = []
+    run = _Run(worker, max(1, parallelism), halt, grace, on_stop)
     for action in APPLY_ORDER:
-        phase = [c for c in todo if c.action == action]
-        outcomes.extend(_run_phase(phase, worker, max(1, parallelism), halt, grace, on_stop))
+        phase = [Outcome(c, "not started") for c in todo if c.action == action]
+        outcomes.extend(
+            _run_creates(phase, run) if action == "create" else _run_phase(phase, worker.work, run)
+        )
     failures = [o for o in outcomes if o.status == "failed"]
     if halt.requested:
         log.write(
@@ -122,22 +127,49 @@ def _why(stop: Stop, grace: float) -> str:
     return "a second signal" if stop.aborted else f"not finished {grace:g}s after the signal"
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """How the tasks of one apply run: on which worker, how many at a time, until which stop."""
+
+    worker: _Worker
+    parallelism: int
+    stop: Stop
+    grace: float
+    on_stop: Callable[[Stop], None] | None
+
+    def grace_over(self) -> bool:
+        return self.stop.aborted or (self.stop.requested and self.stop.grace_over(self.grace))
+
+
+def _run_creates(phase: list[Outcome], run: _Run) -> list[Outcome]:
+    """Run the creates in batches of ``CREATE_BATCH``: post every create of a batch (each
+    pending, "in flight" with its store), then settle them all, so one shared list of the twin
+    protocol serves the whole batch. A stop or a failure starts no new create, but the stores
+    already posted are still settled (unless the grace period is over)."""
+    outcomes: list[Outcome] = []
+    for start in range(0, len(phase), CREATE_BATCH):
+        posted = _run_phase(phase[start : start + CREATE_BATCH], run.worker.work, run)
+        due = [i for i, o in enumerate(posted) if o.status == "in flight" and o.store is not None]
+        if due and not run.grace_over():
+            settled = _run_phase([posted[i] for i in due], run.worker.settle, run)
+            for i, outcome in zip(due, settled, strict=True):
+                posted[i] = outcome
+        outcomes.extend(posted)
+    return outcomes
+
+
 def _run_phase(
-    phase: list[Change],
-    worker: _Worker,
-    parallelism: int,
-    stop: Stop,
-    grace: float,
-    on_stop: Callable[[Stop], None] | None,
+    tasks: list[Outcome], work: Callable[[Outcome], Outcome], run: _Run
 ) -> list[Outcome]:
-    """Run one phase on daemon threads, results in plan order. After a stop request the
-    changes still running get ``grace`` seconds (none after a second signal); those that have
-    not finished then are reported "in flight" and left behind (daemon threads do not hold
-    up the process's exit)."""
-    results: list[Outcome | None] = [None] * len(phase)
+    """Run ``work`` on every task (a change and how far it got) on daemon threads, results in
+    plan order. After a stop request the tasks still running get ``grace`` seconds (none after
+    a second signal); those that have not finished then are reported "in flight" and left
+    behind (daemon threads do not hold up the process's exit), those never started keep their
+    state."""
+    results: list[Outcome | None] = [None] * len(tasks)
     crashed: list[BaseException] = []
     started: set[int] = set()
-    queue = iter(list(enumerate(phase)))
+    queue = iter(list(enumerate(tasks)))
     lock = threading.Lock()
 
     def loop() -> None:
@@ -149,23 +181,23 @@ def _run_phase(
             if item is None:
                 return
             try:
-                results[item[0]] = worker.work(item[1])
+                results[item[0]] = work(item[1])
             except BaseException as error:  # a bug: surface it on the main thread
                 crashed.append(error)
-                worker.failed.set()
+                run.worker.failed.set()
 
     threads = [
         threading.Thread(target=loop, name=f"apply-{i}", daemon=True)
-        for i in range(min(parallelism, len(phase)))
+        for i in range(min(run.parallelism, len(tasks)))
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         while thread.is_alive():
-            if stop.requested and on_stop is not None and not stop.noticed:
-                stop.noticed = True
-                on_stop(stop)
-            if stop.aborted or (stop.requested and stop.grace_over(grace)):
+            if run.stop.requested and run.on_stop is not None and not run.stop.noticed:
+                run.stop.noticed = True
+                run.on_stop(run.stop)
+            if run.grace_over():
                 break
             thread.join(TICK)
     if crashed:
@@ -173,8 +205,8 @@ def _run_phase(
     with lock:
         running = set(started)
     return [
-        o if o is not None else Outcome(c, "in flight" if i in running else "not started")
-        for i, (c, o) in enumerate(zip(phase, results, strict=True))
+        o if o is not None else replace(t, status="in flight") if i in running else t
+        for i, (t, o) in enumerate(zip(tasks, results, strict=True))
     ]
 
 
@@ -209,12 +241,30 @@ class _Worker:
         self.failed = threading.Event()
         self.report_lock = threading.Lock()
 
-    def work(self, change: Change) -> Outcome:
+    def work(self, task: Outcome) -> Outcome:
+        """Start a change: an update or a delete runs to its end, a create is posted and comes
+        back "in flight" with its pending store, for ``settle``."""
+        change = task.change
         if self.failed.is_set() or self.stop.requested:
-            return Outcome(change, "not started")
+            return task
         self.log.change("request", change)
+        if change.action == "create":
+            return self._attempt(change, lambda: (self._post(change), None), done=False)
+        return self._attempt(change, lambda: (_run(change, self.client), None))
+
+    def settle(self, task: Outcome) -> Outcome:
+        """Finish a posted create (even after a failure or a stop: its store exists)."""
+        return self._attempt(task.change, lambda: self._settle(task))
+
+    def _attempt(
+        self,
+        change: Change,
+        step: Callable[[], tuple[LiveStore | None, Settled | None]],
+        *,
+        done: bool = True,
+    ) -> Outcome:
         try:
-            store, settled = self._run(change)
+            store, settled = step()
         except ReconcilerError as error:
             self.failed.set()
             message = str(error)
@@ -225,6 +275,8 @@ class _Worker:
                 )
             self.log.change("failed", change, error=message)
             return Outcome(change, "failed", error=message)
+        if not done:
+            return Outcome(change, "in flight", store=store)
         new_id, new_version = (store.id, store.version) if store else (None, None)
         extra: dict[str, object] = {}
         if settled is not None and settled.winner is not None:
@@ -237,10 +289,15 @@ class _Worker:
                 self.on_outcome(outcome)
         return outcome
 
-    def _run(self, change: Change) -> tuple[LiveStore | None, Settled | None]:
+    def _settle(self, task: Outcome) -> tuple[LiveStore, Settled]:
+        if task.store is None:
+            raise PlanError(f"{task.change.address}: no posted store to settle")
+        settled = self.twins.settle(str(task.change.address), task.store)
+        return settled.store, settled
+
+    def _post(self, change: Change) -> LiveStore:
+        """Create the store, pending (``Twins``)."""
         address = str(change.address)
-        if change.action != "create":
-            return _run(change, self.client), None
         project, environment, key = change.address.slot
         body = reveal(change.body)
         if not isinstance(body, dict):
@@ -250,8 +307,8 @@ class _Worker:
             known_ids=frozenset(self.live_ids.get(change.address.slot, set())),
             secrets=_secret_values(change.body),
         )  # fmt: skip
-        settled = self.twins.settle(address, created)
-        return settled.store, settled
+        self.twins.created(created)
+        return created
 
 
 def _run(change: Change, client: Client) -> LiveStore | None:

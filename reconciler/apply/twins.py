@@ -20,7 +20,8 @@ Only a store that was the only twin when its run listed is ever settled, so two 
 cannot both exist: each would have had to be created after the other's list. A run whose
 twins stay unresolved longer than ``wait`` seconds (another run died half-way) fails that
 change and says which stores remain. Lists are shared: one list serves every create that
-finished before it started.
+finished before it started (``created`` notes when that was), so a run that posts a batch of
+creates and then settles them needs one list for the whole batch.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ class Settled:
 
 
 class _Lister:
-    """Shared fresh lists: ``fresh()`` returns a list that started after the call."""
+    """Shared fresh lists, numbered by generation in the order they start.
+
+    ``ticket()`` names the newest generation started so far; ``fresh(after)`` returns a list
+    of a later generation, one that started after the ticket was taken. One list serves every
+    caller whose ticket is older than it, and a list starts only when someone waits."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -62,10 +67,13 @@ class _Lister:
         self._running = False
         self._result: list[LiveStore] = []
 
-    def fresh(self) -> list[LiveStore]:
+    def ticket(self) -> int:
         with self._cond:
-            needed = self._started + 1
-            while self._finished < needed:
+            return self._started
+
+    def fresh(self, after: int) -> list[LiveStore]:
+        with self._cond:
+            while self._finished <= after:
                 if not self._running:
                     self._running = True
                     self._started += 1
@@ -105,6 +113,8 @@ class Twins:
         self.client, self.owner_tag, self.pending_tag = client, owner_tag, PENDING_PREFIX + run
         self.wait, self.interval, self.clock, self.sleep = wait, interval, clock, sleep
         self._lister = _Lister(client)
+        self._tickets: dict[str, int] = {}
+        self._tickets_lock = threading.Lock()
 
     def pending_body(self, body: Mapping[str, object]) -> dict[str, object]:
         """The create body with this run's pending tag added."""
@@ -112,12 +122,21 @@ class Twins:
         listed = [str(t) for t in tags] if isinstance(tags, list | tuple) else []
         return {**body, "tags": [*listed, self.pending_tag]}
 
+    def created(self, mine: LiveStore) -> None:
+        """Note that the create of ``mine`` has just finished: its settle may use any list that
+        starts from now on, however long after this the settle comes."""
+        ticket = self._lister.ticket()
+        with self._tickets_lock:
+            self._tickets[mine.id] = ticket
+
     def settle(self, address: str, mine: LiveStore) -> Settled:
-        """Resolve the twins of ``mine`` (this run's just-created, pending store)."""
+        """Resolve the twins of ``mine`` (this run's pending store, noted by ``created``)."""
         deadline = self.clock() + self.wait
         deleted = False
+        with self._tickets_lock:
+            after = self._tickets.pop(mine.id, None)  # the first list: any since the create
         while True:
-            twins = self._twins(mine)
+            twins, after = self._twins(mine, after), None  # later lists: since this call
             settled = sorted((s for s in twins if not is_pending(s.tags)), key=lambda s: s.id)
             others = [s for s in twins if s.id != mine.id]
             if any(s.id == mine.id for s in settled):  # another run's update settled it
@@ -155,10 +174,12 @@ class Twins:
             f"{self.wait:g}s (that run may have died); delete the extra stores and re-run apply"
         )
 
-    def _twins(self, mine: LiveStore) -> list[LiveStore]:
+    def _twins(self, mine: LiveStore, after: int | None) -> list[LiveStore]:
+        """The twins of ``mine`` in a list that started after ticket ``after`` (None: now)."""
+        listed = self._lister.fresh(self._lister.ticket() if after is None else after)
         return [
             s
-            for s in self._lister.fresh()
+            for s in listed
             if s.slot == mine.slot and s.name == mine.name and self.owner_tag in s.tags
         ]
 
