@@ -83,6 +83,26 @@ def test_export_of_an_unknown_project_exits_1_naming_it(
     assert "Traceback" not in result.err
 
 
+def test_export_says_an_unknown_project_does_not_exist(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    result = cli(emulator, "export", "--project", "nosuch")
+    assert result.code == 1
+    assert "--project nosuch: no such project in LaunchDarkly" in result.err
+
+
+def test_export_of_a_real_project_without_stores_is_a_note_not_an_error(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    assert cli(emulator, "apply", write(tmp_path, PAYMENTS), "--auto-approve").code == 0
+    project = "quiet"
+    emulator.state.add_project(project, ["production"])
+    result = cli(emulator, "export", "--project", project, "--project", "payments")
+    assert result.code == 0, result.all
+    assert f"note: project {project} has no big segment store" in result.err
+    assert "project: payments" in result.out and f"project: {project}" not in result.out
+
+
 def test_export_of_a_known_project_still_works(emulator: EmulatorServer, tmp_path: Path) -> None:
     assert cli(emulator, "apply", write(tmp_path, PAYMENTS), "--auto-approve").code == 0
     result = cli(emulator, "export", "--project", "payments")
