@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.api.limits import (
     MAX_DEPTH,
@@ -10,6 +14,7 @@ from reconciler.api.limits import (
     BodyTooLarge,
     Deadline,
     DeadlineExceeded,
+    _decode_strict,
     decode_json,
     describe_size,
     excerpt,
@@ -85,3 +90,47 @@ def test_hostile_json_is_malformed_with_a_reason(body: bytes, why: str) -> None:
 
 def test_an_excerpt_is_short_and_on_one_line() -> None:
     assert excerpt("<html>\n  <body>" + "x" * 1000) == ("<html> <body>" + "x" * 1000)[:200]
+
+
+_edge_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(st.characters(codec=None), max_size=8)
+)
+_edge_values = st.recursive(
+    _edge_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(st.characters(codec=None), max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _strict_outcome(body: bytes) -> object:
+    try:
+        return ("value", _decode_strict(body.decode("utf-8")))
+    except Malformed as exc:
+        return ("malformed", str(exc))
+
+
+def _outcome(body: bytes) -> object:
+    try:
+        return ("value", decode_json(body))
+    except Malformed as exc:
+        return ("malformed", str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_edge_values, ensure_ascii=st.booleans(), nest=st.integers(0, 70))
+def test_the_fast_decoder_answers_exactly_as_the_strict_reader(
+    value: object, ensure_ascii: bool, nest: int
+) -> None:
+    body = ("[" * nest + json.dumps(value, ensure_ascii=ensure_ascii) + "]" * nest).encode(
+        "utf-8", "surrogatepass"
+    )
+    if b"\xed" in body:  # an encoded surrogate is not UTF-8: both stop at the decode
+        return
+    assert repr(_outcome(body)) == repr(_strict_outcome(body))
