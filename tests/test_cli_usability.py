@@ -72,6 +72,16 @@ def test_journal_and_no_journal_together_are_a_usage_error(
     assert emulator.state.stores() == [] and not journal.exists()
 
 
+def test_watch_also_refuses_journal_and_no_journal_together(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    argv = ["watch", write(tmp_path, PAYMENTS), "--cycles", "1", "--listen", "127.0.0.1:0"]
+    result = cli(emulator, *argv, "--journal", str(tmp_path / "j.jsonl"), "--no-journal")
+    assert result.code == 1
+    assert "not allowed with argument --journal" in result.err
+    assert not (tmp_path / "j.jsonl").exists()
+
+
 def test_export_of_an_unknown_project_exits_1_naming_it(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:

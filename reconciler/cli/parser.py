@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an unset ${VAR} is an error (default: a note; validate needs no secrets)",
     )  # fmt: skip
     manifest_limits(p)
-    for add in (_plan, _apply, _drift, _export, _verify, _emulator, _show):
+    for add in (_plan, _apply, _drift, _export, _verify, _watch, _emulator, _show):
         add(sub)
     return parser
 
@@ -162,11 +162,16 @@ def _apply(sub: Subparsers) -> None:
         metavar="SECONDS",
         help="after applying, wait until changed stores are available (default 300 s)",
     )
+    journal_flags(p)
+    target(p)
+
+
+def journal_flags(p: argparse.ArgumentParser) -> None:
+    """``--journal FILE`` or ``--no-journal``, never both (apply and watch write one)."""
     journal = p.add_mutually_exclusive_group()
     journal.add_argument("--journal", metavar="FILE", help="journal file (default:"
                          " $RECONCILER_JOURNAL or .reconciler/journal.jsonl)")  # fmt: skip
     journal.add_argument("--no-journal", action="store_true", help="do not write a journal")
-    target(p)
 
 
 def _drift(sub: Subparsers) -> None:
@@ -213,11 +218,14 @@ def _verify(sub: Subparsers) -> None:
                    " $LAUNCHDARKLY_API_HOST)")  # fmt: skip
 
 
-def _emulator(sub: Subparsers) -> None:
+def _watch(sub: Subparsers) -> None:
     p = sub.add_parser("watch", help="re-plan every interval; expose drift and health metrics")
     paths(p)
     connection(p)
     _watch_flags(p)
+
+
+def _emulator(sub: Subparsers) -> None:
     p = sub.add_parser("emulator", help="run the bundled LaunchDarkly emulator")
     add_emulator_arguments(p)
 
@@ -230,9 +238,7 @@ def _watch_flags(p: argparse.ArgumentParser) -> None:
                    " pass every safety check")  # fmt: skip
     p.add_argument("--allow-delete", action="store_true", help="auto-apply may delete stores")
     p.add_argument("--force", action="store_true", help="auto-apply above the change threshold")
-    p.add_argument("--journal", metavar="FILE", help="journal file (default: $RECONCILER_JOURNAL"
-                   " or .reconciler/journal.jsonl)")  # fmt: skip
-    p.add_argument("--no-journal", action="store_true", help="do not write a journal")
+    journal_flags(p)
     p.add_argument("--log-format", choices=("json", "text"), default="json",
                    help="stderr log lines: one JSON object each (default) or text")  # fmt: skip
     p.add_argument("--cycles", type=_positive, metavar="N",
