@@ -44,6 +44,12 @@ from redis_support import free_port
 
 TIMEOUT = 2.0
 """Seconds the SDK's store clients wait for the store."""
+FRESH_AGE = 110.0
+"""Seconds: fresh for the SDK's default ``stale_after`` (120 s)."""
+OLD_AGE = 130.0
+"""Seconds: stale for the SDK's default ``stale_after``."""
+TABLE = "ld-big-segments"
+"""The DynamoDB table the oracle tests create and declare."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from redis_support import (  # noqa: F401  (fixtures)
     redis_clean_fixture,
     redis_server_fixture,
 )
-from sdk_oracle import SdkStatus, same_verdict, sdk_status
+from sdk_oracle import FRESH_AGE, OLD_AGE, TABLE, SdkStatus, same_verdict, sdk_status
 
 from reconciler.emulator import EmulatorServer, FakeClock
 from reconciler.emulator.dataplane import DataPlane
@@ -37,11 +37,6 @@ from reconciler.emulator.records import Store
 
 pytestmark = pytest.mark.sdk_oracle
 
-FRESH_AGE = 110.0
-"""Seconds: fresh for the SDK's default ``stale_after`` (120 s)."""
-OLD_AGE = 130.0
-"""Seconds: stale for the SDK's default ``stale_after``."""
-TABLE = "ld-big-segments"
 BASE = "/api/v2/integration-capabilities/big-segment-store"
 
 

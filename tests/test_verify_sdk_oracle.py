@@ -38,16 +38,13 @@ from redis_support import (  # noqa: F401  (fixtures)
     redis_clean_fixture,
     redis_server_fixture,
 )
-from sdk_oracle import SdkStatus, sdk_status
+from sdk_oracle import FRESH_AGE, OLD_AGE, TABLE, SdkStatus, sdk_status
 
 from reconciler.emulator import EmulatorServer, FakeClock
 from reconciler.emulator.records import Store
 
 pytestmark = pytest.mark.sdk_oracle
 
-FRESH_AGE = 110.0
-OLD_AGE = 130.0
-TABLE = "ld-big-segments"
 EXTERNAL_ID = "oracle-external-id-5b9e6f0a"
 WRONG_PASSWORD = "not-the-password-7c1d"
 
