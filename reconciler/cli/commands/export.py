@@ -21,7 +21,7 @@ def main(args: argparse.Namespace, io: IO) -> int:
         live = read_live(
             client, set(args.project) or None, parallelism=args.parallelism, progress=io.stderr
         )
-        empty = sorted({p for p in args.project} - {store.project for store in live})
+        empty = sorted(set(args.project) - {store.project for store in live})
         reads = read_environments(client, empty, parallelism=args.parallelism) if empty else None
     projects = args.project or None
     if reads is not None:
