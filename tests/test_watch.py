@@ -296,6 +296,16 @@ def test_watch_cycles_prints_the_metrics_and_exits_with_the_last_cycle_result(
     assert bad.code == 1 and "401" in bad.err
 
 
+def test_watch_holds_every_cycle_to_the_manifest_size_limits(
+    emulator: EmulatorServer, manifests: str
+) -> None:
+    applied(emulator, manifests)
+    once = ["watch", manifests, "--listen", "127.0.0.1:0", "--cycles", "1"]
+    over = cli(emulator, *once, "--max-tree-size", "10")
+    assert over.code == 1 and "limit (raise it with --max-tree-size)" in over.err
+    assert cli(emulator, *once, "--max-tree-size", "1MiB").code == 0
+
+
 def test_a_busy_listen_port_is_a_clear_error(emulator: EmulatorServer, manifests: str) -> None:
     host, port = emulator.host, emulator.port
     result = cli(emulator, "watch", manifests, "--listen", f"{host}:{port}", "--cycles", "1")

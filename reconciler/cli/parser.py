@@ -221,6 +221,7 @@ def _verify(sub: Subparsers) -> None:
 def _watch(sub: Subparsers) -> None:
     p = sub.add_parser("watch", help="re-plan every interval; expose drift and health metrics")
     paths(p)
+    manifest_limits(p)
     connection(p)
     _watch_flags(p)
 

@@ -23,6 +23,7 @@ from reconciler.api.environments import read_environments
 from reconciler.api.refresh import read_live
 from reconciler.apply.executor import Outcome, execute
 from reconciler.apply.journal import Journal
+from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.load import LoadResult, load_manifests
 from reconciler.model import Address, LiveStore, Secret
 from reconciler.plan.changes import Plan
@@ -47,6 +48,7 @@ class Options:
     allow_delete: bool = False
     force: bool = False
     journal: str | None = None
+    limits: Limits = DEFAULT_LIMITS
 
 
 def manifest_secrets(loaded: LoadResult) -> list[str]:
@@ -75,7 +77,7 @@ class Watcher:
 
     def cycle(self) -> None:
         options = self.options
-        loaded = load_manifests(options.paths, env=self.env)
+        loaded = load_manifests(options.paths, env=self.env, limits=options.limits)
         self.redactor.update([self.token, *manifest_secrets(loaded)])
         for warning in loaded.warnings:
             if warning not in self.warned:

@@ -23,6 +23,7 @@ from reconciler.api.client import Client, RetryPolicy, settings_from_env
 from reconciler.api.limits import NetLimits
 from reconciler.cli.commands.apply import DEFAULT_JOURNAL, JOURNAL_VAR
 from reconciler.cli.commands.base import IO
+from reconciler.cli.commands.common import limits_of
 from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.watch.cycle import Options, Watcher
 from reconciler.watch.endpoints import StatusServer
@@ -83,7 +84,7 @@ def _options(args: argparse.Namespace, io: IO) -> Options:
     return Options(
         paths=tuple(args.paths), owner_tag=args.owner_tag, parallelism=args.parallelism,
         auto_apply=args.auto_apply, allow_delete=args.allow_delete, force=args.force,
-        journal=journal,
+        journal=journal, limits=limits_of(args),
     )  # fmt: skip
 
 
