@@ -185,15 +185,15 @@ def read_response(stream: Stream, method: str, cap: int, error_cap: int) -> Resp
     tokens = fields.get("connection", "").lower().replace(" ", "").split(",")
     reusable = minor == "1" and "close" not in tokens
     limit = cap if 200 <= status < 300 else min(cap, error_cap)
+    coding = fields.get("transfer-encoding")
+    if coding is not None and coding.strip(" \t").lower() != "chunked":
+        raise WireError(f"unsupported Transfer-Encoding {coding[:40]!r}")
+    length = _length(fields.get("content-length"))  # checked even where no body follows
     if method == "HEAD" or status in NO_BODY:
         return Response(status, headers, b"", True, reusable)
-    coding = fields.get("transfer-encoding")
     if coding is not None:
-        if coding.strip(" \t").lower() != "chunked":
-            raise WireError(f"unsupported Transfer-Encoding {coding[:40]!r}")
         body, whole = _chunked(stream, limit)  # both framings: smuggling? never reuse
         return Response(status, headers, body, whole, reusable and "content-length" not in fields)
-    length = _length(fields.get("content-length"))
     if length is None:
         body, whole = stream.to_close(limit)
         return Response(status, headers, body, whole, False)
