@@ -5,6 +5,7 @@ parse to what h11 parses too, never anything else; every bound holds."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import h11
@@ -43,7 +44,7 @@ def stream_of(pieces: list[bytes]) -> Stream:
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
     marks = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
-    return [data[a:b] for a, b in zip(marks, marks[1:], strict=False) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(marks) if b > a]
 
 
 def h11_parse(data: bytes, method: str) -> tuple[int, dict[str, str], bytes] | None:
