@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from reconciler.api.http11 import MAX_HEAD
 from reconciler.api.keepalive import KeepAlive, WireError, proxied
 from reconciler.api.limits import ERROR_BODY_CAP, NetLimits
 from reconciler.api.transport import exchange, keep_alive, open_wire
@@ -295,3 +296,86 @@ def test_an_error_answer_too_large_is_cut_not_failed() -> None:
         status, _, body = wire.exchange("GET", "/x", HEADERS, None)
         wire.close()
     assert status == 500 and body == b"e" * ERROR_BODY_CAP
+
+
+def sending(data: bytes) -> Callable[[socket.socket, threading.Event], None]:
+    """A reply that sends ``data`` as it is, then closes the connection."""
+
+    def reply(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(data)
+
+    return reply
+
+
+def test_a_chunked_answer_with_trailers_is_read_whole_in_small_pieces() -> None:
+    chunks = b"".join(b"%x;n=1\r\n%s\r\n" % (len(p), p) for p in (b'{"it', b'ems": ', b"[]}"))
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX-T: 1\r\n\r\n"
+    )
+
+    def reply(conn: socket.socket, stop: threading.Event) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(answer), 7):
+            conn.sendall(answer[i : i + 7])
+
+    with server(answers_per_connection=None, reply=reply) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)
+        assert wire.exchange("GET", "/x", HEADERS, None)[::2] == (200, b'{"items": []}')
+        wire.close()
+
+
+def test_a_head_past_its_limit_fails_the_attempt_with_a_clear_error() -> None:
+    answer = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * (MAX_HEAD + 10) + b"\r\n\r\n"
+    with server(answers_per_connection=None, reply=sending(answer)) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)
+        with pytest.raises(WireError, match="exceeds 65536 bytes"):
+            wire.exchange("GET", "/x", HEADERS, None)
+        wire.close()
+
+
+def test_bytes_after_an_answer_leave_its_connection_unused() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]"
+    with server(answers_per_connection=None, reply=sending(ok + b"HTTP/1.1 200 OK\r\n")) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)
+        assert wire.exchange("GET", "/a", HEADERS, None)[2] == b"[]"
+        assert wire.exchange("GET", "/b", HEADERS, None)[2] == b"[]"
+        wire.close()
+    assert seen["connections"] == 2  # the smuggled half-answer was never read as /b's
+
+
+def test_a_header_value_that_would_split_the_request_is_refused_unsent() -> None:
+    with server(answers_per_connection=None) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)
+        with pytest.raises(WireError) as failed:
+            wire.exchange("GET", "/x", {"X-Id": "a\r\nX-Evil: 1"}, None)
+        with pytest.raises(WireError):
+            wire.exchange("GET", "/x y", HEADERS, None)
+        wire.close()
+    assert "a\r\n" not in str(failed.value) and seen["requests"] == 0
+
+
+def test_the_request_carries_host_fixed_and_per_request_headers_once_each() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    got = bytearray()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while not got.endswith(b"[1]"):
+                got.extend(conn.recv(65536) or b"[1]")
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    wire = KeepAlive(f"http://127.0.0.1:{port}/base", timeout=5, headers={"Accept": "a/b"})
+    assert wire.exchange("PATCH", "/s", {"accept": "c/d"}, b"[1]")[0] == 204
+    wire.close()
+    thread.join(5)
+    listener.close()
+    head, _, body = bytes(got).partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"PATCH /base/s HTTP/1.1" and body == b"[1]"
+    host = b"Host: 127.0.0.1:%d" % port
+    expected = [host, b"Accept-Encoding: identity", b"accept: c/d", b"Content-Length: 3"]
+    assert sorted(lines[1:]) == sorted(expected)

@@ -41,6 +41,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from reconciler.api.http11 import Headers
+
 ROUTE_REMAINING = "x-ratelimit-route-remaining"
 GLOBAL_REMAINING = "x-ratelimit-global-remaining"
 RESET = "x-ratelimit-reset"
@@ -242,7 +244,7 @@ class Pacer:
             return
         route_report = global_report = None
         if headers is not None:
-            fields = {name.lower(): value for name, value in headers.items()}
+            fields = headers if isinstance(headers, Headers) else _lowered(headers)
             reset_ms = _number(fields.get(RESET))
             if reset_ms is not None:
                 reset = reset_ms / 1000.0
@@ -299,6 +301,10 @@ class Pacer:
                 break
             slot = later
         return slot, True
+
+
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _number(text: str | None) -> float | None:

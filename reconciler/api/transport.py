@@ -28,6 +28,7 @@ import httpcore
 import httpx
 
 from reconciler import escape
+from reconciler.api.http11 import Headers
 from reconciler.api.keepalive import KeepAlive, WireError, proxied
 from reconciler.api.limits import (
     ERROR_BODY_CAP,
@@ -144,7 +145,7 @@ class Answer:
     """One HTTP answer, read in full: what the retry, error and parse logic look at."""
 
     status_code: int
-    headers: httpx.Headers
+    headers: Headers
     content: bytes
 
     @property
@@ -219,7 +220,7 @@ def exchange(
                 f"LaunchDarkly at {host} answered {method} {path} with a body larger than"
                 f" {describe_size(limits.max_body)}; stopped reading it"
             ) from None
-    return Answer(response.status_code, response.headers, body)
+    return Answer(response.status_code, Headers(response.headers.multi_items()), body)
 
 
 def _exchange_kept(
@@ -242,7 +243,7 @@ def _exchange_kept(
         else:
             kind = httpx.ConnectError if exc.connecting else httpx.ReadError
         raise kind(str(exc)) from exc
-    return Answer(status, httpx.Headers(got), body)
+    return Answer(status, got, body)
 
 
 def read_body(response: httpx.Response, deadline: Deadline, max_body: int) -> bytes:
