@@ -43,6 +43,7 @@ from reconciler.manifest.safety import (
     reserved_tag_problems,
 )
 from reconciler.manifest.sources import manifest_files, manifest_texts, validator
+from reconciler.manifest.yamlfast import read_simple
 from reconciler.manifest.yamlpos import Document, Path, load_documents
 from reconciler.model import (
     Address,
@@ -84,7 +85,7 @@ def load_manifests(
     for display, text in manifest_texts(paths, files, limits, run.problems):
         if run.full:
             break
-        docs, problems = load_documents(text, display, limits)
+        docs, problems = _documents(text, display, limits)
         run.problems.extend(problems)
         if not docs and not problems:
             run.warnings.append(f"{display}:1:1: file holds no YAML documents")
@@ -101,6 +102,16 @@ def load_manifests(
         files=tuple(file.display for file in files),
         notes=tuple(dict.fromkeys(run.notes)),
     )
+
+
+def _documents(
+    text: str, display: str, limits: Limits
+) -> tuple[list[Document], list[ManifestProblem]]:
+    """The documents of one file: plain text by the fast reader, the rest by libyaml."""
+    simple = read_simple(text, display, limits)
+    if simple is not None:
+        return [simple], []
+    return load_documents(text, display, limits)
 
 
 # --- the run: state gathered across files ------------------------------------------------
