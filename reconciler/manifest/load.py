@@ -59,6 +59,8 @@ from reconciler.model import (
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
+_FIELDS_BY_KEY = {kind: fields_by_key(kind) for kind in FIELDS}
+
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
@@ -237,6 +239,8 @@ class _DocumentCheck:
         reports the others."""
         rules = owner.get("ignore")
         found: list[tuple[Path, IgnoreRule]] = []
+        if rules is None:
+            return found
         seen: dict[str, Location] = {}
         for i, rule in enumerate(rules if isinstance(rules, list) else ()):
             here: Path = (*path, "ignore", i)
@@ -337,13 +341,15 @@ class _DocumentCheck:
         self, key: str, base_config: dict[str, Any], own: dict[str, Any], path: Path
     ) -> dict[str, ConfigValue]:
         """The store's config over ``defaults.config``, each value checked and secrets wrapped."""
-        fields = fields_by_key(key)
-        merged: dict[str, tuple[object, Path]] = {
-            k: (v, ("defaults", "config", k)) for k, v in base_config.items()
-        }
-        merged.update({k: (v, (*path, "config", k)) for k, v in own.items()})
+        fields = _FIELDS_BY_KEY[key]
+        config_path = (*path, "config")
+        merged: list[tuple[str, object, Path]] = [  # in the order of a dict update
+            (k, own[k], (*config_path, k)) if k in own else (k, v, ("defaults", "config", k))
+            for k, v in base_config.items()
+        ]
+        merged += [(k, v, (*config_path, k)) for k, v in own.items() if k not in base_config]
         config: dict[str, ConfigValue] = {}
-        for ckey, (value, origin) in merged.items():
+        for ckey, value, origin in merged:
             spec = fields.get(ckey)
             from_defaults = origin[0] == "defaults"
             if spec is None:
@@ -359,10 +365,10 @@ class _DocumentCheck:
             if checked is not None:
                 config[ckey] = self._wrap(key, spec, checked, origin)
         for spec in fields.values():
-            if spec.required and spec.key not in merged:
+            if spec.required and spec.key not in own and spec.key not in base_config:
                 self.problem(
-                    (*path, "config"),
-                    f"{fmt_path((*path, 'config'))}: missing required key '{spec.key}' for {key}",
+                    config_path,
+                    f"{fmt_path(config_path)}: missing required key '{spec.key}' for {key}",
                 )
         return config
 
@@ -408,8 +414,10 @@ class _DocumentCheck:
         """The value normalised (ports as strings), or None after reporting what is wrong."""
         if path in self.broken:
             return None
-        message, normal = check_config_value(spec, value, self._shown_config(spec, path, value))
+        message, normal = check_config_value(spec, value, "")  # how it shows: only if wrong
         if message is not None and report:
+            shown = self._shown_config(spec, path, value)
+            message, normal = check_config_value(spec, value, shown)
             self.problem(path, f"{fmt_path(path)}: {message}")
         return normal
 
