@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_manifest_fastcheck import document, mutate
 
+from reconciler.errors import ManifestError
 from reconciler.manifest.limits import Limits
+from reconciler.manifest.load import load_manifests
 from reconciler.manifest.yamlfast import read_simple
 from reconciler.manifest.yamlpos import load_documents
 
@@ -28,6 +32,7 @@ VALUES = [
     "a|b", "a?b", "é", "a\tb", "#c",
 ]  # fmt: skip
 KEYS = ["project", "stores", "name", "on", "y", "null", "a", "b_c", "d-e", "<<", "1", "a b"]
+QUOTED_KEYS = ["'on'", '"a b"', "''", '"x#y"', "'a: b'", '"q\\"', "'it''s'"]
 
 
 SAFE = ["redis", "Bench 000 env 00", "6379", "-1", "1.5", "true", "False", "null", "'q'", '"q"',
@@ -51,7 +56,7 @@ def block_texts(draw: st.DrawFn) -> str:
     def mapping(indent: int, depth: int, first: str = "") -> None:
         for n in range(draw(st.integers(1, 3))):
             lead = first if n == 0 and first else " " * indent
-            key = draw(st.sampled_from(KEYS[:9]))
+            key = draw(st.sampled_from(KEYS[:9] + QUOTED_KEYS))
             shape = (
                 draw(st.sampled_from(["value", "value", "map", "seq"])) if depth < 3 else "value"
             )
@@ -184,3 +189,37 @@ def test_the_fast_reader_leaves_nesting_at_the_depth_limit_to_libyaml() -> None:
     assert read_simple(deep, "m.yaml", Limits(max_depth=9)) is None
     _, problems = load_documents(deep, "m.yaml", Limits(max_depth=9))
     assert [p.message for p in problems] == ["nesting deeper than 9 levels"]
+
+
+def _load(folder: Path, env: dict[str, str]) -> str:
+    """Everything ``load_manifests`` says about ``folder``, file names made alike."""
+    try:
+        result = load_manifests([folder], env=env, require_env=False)
+    except ManifestError as exc:
+        said = repr(([str(p) for p in exc.problems], exc.stopped))
+    else:
+        said = repr((result.state, result.warnings, result.notes))
+    return said.replace(str(folder), "DIR")
+
+
+def test_manifests_load_the_same_through_either_reader(tmp_path: Path) -> None:
+    """Valid and broken manifests (the fast check's mutations) give the same stores, warnings
+    and problems, positions included, whether the fast reader or libyaml reads them: a
+    trailing non-ASCII comment sends the same text to libyaml."""
+    rng = random.Random(1414)
+    env = {"PORT": "6380", "X": "x"}
+    took = 0
+    for case in range(150):
+        data = document() if case % 5 == 0 else mutate(document(), rng)
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        if case % 2:
+            text = text.replace("\n  - ", "\n- ")  # indentless sequences too
+        fast, slow = tmp_path / f"fast{case}", tmp_path / f"slow{case}"
+        fast.mkdir()
+        slow.mkdir()
+        (fast / "m.yaml").write_text(text, encoding="utf-8")
+        (slow / "m.yaml").write_text(text + "# \u00e9\n", encoding="utf-8")
+        took += read_simple(text, "m.yaml") is not None
+        assert read_simple(text + "# \u00e9\n", "m.yaml") is None
+        assert _load(fast, env).replace("fast", "") == _load(slow, env).replace("slow", "")
+    assert took > 40  # the fast reader took many of them (odd values send the rest to libyaml)

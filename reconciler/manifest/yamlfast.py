@@ -33,10 +33,10 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _FIRST = r"[A-Za-z0-9_$/.(]"
 _BLOCK_PLAIN = _FIRST + r"(?:[A-Za-z0-9 _$/.(){}@=+~^,;%?<>|'\"-]|:(?=[^ ]))*"
 _FLOW_ITEM = re.compile(_FIRST + r"(?:[A-Za-z0-9 _$/.()@=+~^;%<>|'\"-]|:(?=[^ ]))*")
-# indent, "- " and its spaces, key, spaces after "key:", then one value: plain, "double" or
-# 'single' quoted, or [flow]; then spaces and a comment.
+# indent, "- " and its spaces, key (plain or quoted), spaces after "key:", then one value:
+# plain, "double" or 'single' quoted, or [flow]; then spaces and a comment.
 _LINE = re.compile(
-    r"( *)(?:-( +))?(?:([A-Za-z_][A-Za-z0-9_-]*):(?= |$)( *))?"
+    r"( *)(?:-( +))?(?:(?:([A-Za-z_][A-Za-z0-9_-]*)|\"([^\"\\]*)\"|'([^']*)'):(?= |$)( *))?"
     r"(?:(" + _BLOCK_PLAIN + r")|\"([^\"\\]*)\"|'([^']*)'|\[([^\[\]{}#\"']*)\])?"
     r" *(?:(?<= )#.*)?"
 )
@@ -85,13 +85,20 @@ def _tokenize(text: str) -> list[_Line]:
             if skipped(line) is not None or (line == "---" and not lines):
                 continue
             raise _Decline
-        indent, gap, key, spaces, plain, double, single, flow = found.groups()
+        indent, gap, key, key_double, key_single, spaces, plain, double, single, flow = (
+            found.groups()
+        )
         lead = column = len(indent) + 1
         dash = -1
         if gap is not None:
             dash = lead
             column += 1 + len(gap)
-        start = column if key is None else column + len(key) + 1 + len(spaces)
+        start = column
+        if key is not None:
+            start += len(key) + 1 + len(spaces)
+        elif key_double is not None or key_single is not None:
+            key = key_double if key_double is not None else key_single
+            start += len(key) + 3 + len(spaces)
         if plain is not None:
             plain = plain.rstrip(" ")
             value = cache.get(plain, cache)
