@@ -35,9 +35,11 @@ _BLOCK_PLAIN = _FIRST + r"(?:[A-Za-z0-9 _$/.(){}@=+~^,;%?<>|'\"-]|:(?=[^ ]))*"
 _FLOW_ITEM = re.compile(_FIRST + r"(?:[A-Za-z0-9 _$/.()@=+~^;%<>|'\"-]|:(?=[^ ]))*")
 # indent, "- " and its spaces, key (plain or quoted), spaces after "key:", then one value:
 # plain, "double" or 'single' quoted, or [flow]; then spaces and a comment.
+# Runs of spaces and the plain scalar are possessive or atomic: a hostile line (a long run of
+# spaces, then a character outside the subset) fails in linear time, without backtracking.
 _LINE = re.compile(
-    r"( *)(?:-( +))?(?:(?:([A-Za-z_][A-Za-z0-9_-]*)|\"([^\"\\]*)\"|'([^']*)'):(?= |$)( *))?"
-    r"(?:(" + _BLOCK_PLAIN + r")|\"([^\"\\]*)\"|'([^']*)'|\[([^\[\]{}#\"']*)\])?"
+    r"( *+)(?:-( ++))?(?:(?:([A-Za-z_][A-Za-z0-9_-]*)|\"([^\"\\]*)\"|'([^']*)'):(?= |$)( *+))?"
+    r"(?:((?>" + _BLOCK_PLAIN + r"))|\"([^\"\\]*)\"|'([^']*)'|\[([^\[\]{}#\"']*)\])?"
     r" *(?:(?<= )#.*)?"
 )
 _SKIPPED = re.compile(r" *(?:#.*)?")  # blank and comment lines
