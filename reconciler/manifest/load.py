@@ -21,12 +21,13 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestError, ManifestProblem
-from reconciler.integrations import FIELDS, ConfigField, fields_by_key
+from reconciler.integrations import FIELDS, ConfigField
 from reconciler.manifest.fastcheck import surely_valid
 from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.rules import (
     ANY_FIELD,
+    FIELDS_BY_KIND,
     check_config_value,
     checked_after_schema,
     env_refs,
@@ -43,8 +44,8 @@ from reconciler.manifest.safety import (
     reserved_tag_problems,
 )
 from reconciler.manifest.sources import manifest_files, manifest_texts, validator
-from reconciler.manifest.yamlfast import read_simple
-from reconciler.manifest.yamlpos import Document, Path, load_documents
+from reconciler.manifest.yamlfast import read_documents
+from reconciler.manifest.yamlpos import Document, Path
 from reconciler.model import (
     Address,
     ConfigValue,
@@ -58,8 +59,6 @@ from reconciler.model import (
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
-
-_FIELDS_BY_KEY = {kind: fields_by_key(kind) for kind in FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,7 @@ def load_manifests(
     for display, text in manifest_texts(paths, files, limits, run.problems):
         if run.full:
             break
-        docs, problems = _documents(text, display, limits)
+        docs, problems = read_documents(text, display, limits)
         run.problems.extend(problems)
         if not docs and not problems:
             run.warnings.append(f"{display}:1:1: file holds no YAML documents")
@@ -104,16 +103,6 @@ def load_manifests(
         files=tuple(file.display for file in files),
         notes=tuple(dict.fromkeys(run.notes)),
     )
-
-
-def _documents(
-    text: str, display: str, limits: Limits
-) -> tuple[list[Document], list[ManifestProblem]]:
-    """The documents of one file: plain text by the fast reader, the rest by libyaml."""
-    simple = read_simple(text, display, limits)
-    if simple is not None:
-        return [simple], []
-    return load_documents(text, display, limits)
 
 
 # --- the run: state gathered across files ------------------------------------------------
@@ -239,8 +228,6 @@ class _DocumentCheck:
         reports the others."""
         rules = owner.get("ignore")
         found: list[tuple[Path, IgnoreRule]] = []
-        if rules is None:
-            return found
         seen: dict[str, Location] = {}
         for i, rule in enumerate(rules if isinstance(rules, list) else ()):
             here: Path = (*path, "ignore", i)
@@ -295,11 +282,8 @@ class _DocumentCheck:
         path: Path,
     ) -> None:
         before = len(self.run.problems)
-        environment, key, name = (
-            store.get("environment"),
-            store.get("integrationKey"),
-            store.get("name"),
-        )
+        environment, name = store.get("environment"), store.get("name")
+        key = store.get("integrationKey")
         if not (isinstance(key, str) and key in FIELDS):
             return
         here = self.doc.location(path)
@@ -341,15 +325,13 @@ class _DocumentCheck:
         self, key: str, base_config: dict[str, Any], own: dict[str, Any], path: Path
     ) -> dict[str, ConfigValue]:
         """The store's config over ``defaults.config``, each value checked and secrets wrapped."""
-        fields = _FIELDS_BY_KEY[key]
-        config_path = (*path, "config")
-        merged: list[tuple[str, object, Path]] = [  # in the order of a dict update
-            (k, own[k], (*config_path, k)) if k in own else (k, v, ("defaults", "config", k))
-            for k, v in base_config.items()
-        ]
-        merged += [(k, v, (*config_path, k)) for k, v in own.items() if k not in base_config]
+        fields, config_path = FIELDS_BY_KIND[key], (*path, "config")
+        merged: dict[str, tuple[object, Path]] = {
+            k: (v, ("defaults", "config", k)) for k, v in base_config.items()
+        }
+        merged.update({k: (v, (*config_path, k)) for k, v in own.items()})
         config: dict[str, ConfigValue] = {}
-        for ckey, value, origin in merged:
+        for ckey, (value, origin) in merged.items():
             spec = fields.get(ckey)
             from_defaults = origin[0] == "defaults"
             if spec is None:
@@ -365,7 +347,7 @@ class _DocumentCheck:
             if checked is not None:
                 config[ckey] = self._wrap(key, spec, checked, origin)
         for spec in fields.values():
-            if spec.required and spec.key not in own and spec.key not in base_config:
+            if spec.required and spec.key not in merged:
                 self.problem(
                     config_path,
                     f"{fmt_path(config_path)}: missing required key '{spec.key}' for {key}",
@@ -414,11 +396,10 @@ class _DocumentCheck:
         """The value normalised (ports as strings), or None after reporting what is wrong."""
         if path in self.broken:
             return None
-        message, normal = check_config_value(spec, value, "")  # how it shows: only if wrong
+        message, normal = check_config_value(spec, value, "")  # worded again only if wrong
         if message is not None and report:
             shown = self._shown_config(spec, path, value)
-            message, normal = check_config_value(spec, value, shown)
-            self.problem(path, f"{fmt_path(path)}: {message}")
+            self.problem(path, f"{fmt_path(path)}: {check_config_value(spec, value, shown)[0]}")
         return normal
 
     def _shown_config(self, spec: ConfigField, path: Path, value: object) -> str:

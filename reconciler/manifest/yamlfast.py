@@ -21,9 +21,10 @@ from __future__ import annotations
 import re
 from typing import cast
 
+from reconciler.errors import ManifestProblem
 from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.yamlcheck import FLOAT_TAG, INT_TAG, STR_TAG
-from reconciler.manifest.yamlpos import Document, Path, implicit_resolvers
+from reconciler.manifest.yamlpos import Document, Path, implicit_resolvers, load_documents
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -74,6 +75,14 @@ def read_simple(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Docume
     except _Decline:
         return None
     return reader.doc
+
+
+def read_documents(
+    text: str, file: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Document], list[ManifestProblem]]:
+    """``yamlpos.load_documents``, by this reader when the text is in the subset."""
+    simple = read_simple(text, file, limits)
+    return ([simple], []) if simple is not None else load_documents(text, file, limits)
 
 
 def _tokenize(text: str) -> list[_Line]:
