@@ -190,6 +190,13 @@ def flow_list_40mb(folder: Path) -> tuple[str, str]:
     return str(folder / "flow.yaml"), "over the 5 MiB limit for one manifest"
 
 
+def spaces_then_a_stray_character(folder: Path) -> tuple[str, str]:
+    """A line the fast YAML reader must decline in linear time (no regex backtracking)."""
+    text = "project: p\nstores:\n-" + " " * (4 * MIB) + "@\n"
+    (folder / "spaces.yaml").write_text(text, "utf-8")
+    return str(folder / "spaces.yaml"), "cannot start any token"
+
+
 def tree_55mb(folder: Path) -> tuple[str, str]:
     for i in range(11):
         with (folder / f"part-{i:02d}.yaml").open("wb") as handle:
@@ -208,7 +215,7 @@ def text_case(name: str) -> Callable[[Path], tuple[str, str]]:
 
 
 HEAVY_CASES: list[Callable[[Path], tuple[str, str]]] = [
-    many_errors, flow_list_40mb, tree_55mb, fifo,
+    many_errors, flow_list_40mb, tree_55mb, fifo, spaces_then_a_stray_character,
     text_case("alias-bomb"), text_case("nesting-5000"), text_case("recursive-alias"),
 ]  # fmt: skip
 

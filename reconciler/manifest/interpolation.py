@@ -30,16 +30,12 @@ class Interpolation:
 def interpolate_document(
     data: object, env: Mapping[str, str], *, require_env: bool = True
 ) -> tuple[object, Interpolation]:
-    """The document with ``${VAR}`` resolved, and what the pass found."""
+    """The document with ``${VAR}`` resolved, and what the pass found. Containers are
+    updated in place (the loader builds every value afresh, none is shared), so only the
+    strings holding a ``$`` cost more than a look."""
     found = Interpolation()
 
-    def walk(value: object, path: Path) -> object:
-        if isinstance(value, dict):
-            return {k: walk(v, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(value)]
-        if not isinstance(value, str) or "$" not in value:
-            return value
+    def resolve(value: str, path: Path) -> str:
         result = interpolate(value, env)
         offline = not require_env and len(result.missing) == len(result.problems)
         for message in result.problems:
@@ -54,7 +50,27 @@ def interpolate_document(
             found.env_refs[path] = result.names
         return result.value
 
-    return walk(data, ()), found
+    def walk(container: dict[str, object] | list[object], path: Path) -> None:
+        if isinstance(container, dict):
+            for key, value in container.items():
+                if isinstance(value, str):
+                    if "$" in value:
+                        container[key] = resolve(value, (*path, key))
+                elif isinstance(value, dict | list):
+                    walk(value, (*path, key))
+            return
+        for index, item in enumerate(container):
+            if isinstance(item, str):
+                if "$" in item:
+                    container[index] = resolve(item, (*path, index))
+            elif isinstance(item, dict | list):
+                walk(item, (*path, index))
+
+    if isinstance(data, str):
+        return (resolve(data, ()) if "$" in data else data), found
+    if isinstance(data, dict | list):
+        walk(data, ())
+    return data, found
 
 
 def address_unset(store: Path, unset: set[Path]) -> bool:

@@ -21,12 +21,13 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestError, ManifestProblem
-from reconciler.integrations import FIELDS, ConfigField, fields_by_key
+from reconciler.integrations import FIELDS, ConfigField
 from reconciler.manifest.fastcheck import surely_valid
 from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.rules import (
     ANY_FIELD,
+    FIELDS_BY_KIND,
     check_config_value,
     checked_after_schema,
     env_refs,
@@ -43,7 +44,8 @@ from reconciler.manifest.safety import (
     reserved_tag_problems,
 )
 from reconciler.manifest.sources import manifest_files, manifest_texts, validator
-from reconciler.manifest.yamlpos import Document, Path, load_documents
+from reconciler.manifest.yamlfast import read_documents
+from reconciler.manifest.yamlpos import Document, Path
 from reconciler.model import (
     Address,
     ConfigValue,
@@ -84,7 +86,7 @@ def load_manifests(
     for display, text in manifest_texts(paths, files, limits, run.problems):
         if run.full:
             break
-        docs, problems = load_documents(text, display, limits)
+        docs, problems = read_documents(text, display, limits)
         run.problems.extend(problems)
         if not docs and not problems:
             run.warnings.append(f"{display}:1:1: file holds no YAML documents")
@@ -280,11 +282,8 @@ class _DocumentCheck:
         path: Path,
     ) -> None:
         before = len(self.run.problems)
-        environment, key, name = (
-            store.get("environment"),
-            store.get("integrationKey"),
-            store.get("name"),
-        )
+        environment, name = store.get("environment"), store.get("name")
+        key = store.get("integrationKey")
         if not (isinstance(key, str) and key in FIELDS):
             return
         here = self.doc.location(path)
@@ -326,11 +325,11 @@ class _DocumentCheck:
         self, key: str, base_config: dict[str, Any], own: dict[str, Any], path: Path
     ) -> dict[str, ConfigValue]:
         """The store's config over ``defaults.config``, each value checked and secrets wrapped."""
-        fields = fields_by_key(key)
+        fields, config_path = FIELDS_BY_KIND[key], (*path, "config")
         merged: dict[str, tuple[object, Path]] = {
             k: (v, ("defaults", "config", k)) for k, v in base_config.items()
         }
-        merged.update({k: (v, (*path, "config", k)) for k, v in own.items()})
+        merged.update({k: (v, (*config_path, k)) for k, v in own.items()})
         config: dict[str, ConfigValue] = {}
         for ckey, (value, origin) in merged.items():
             spec = fields.get(ckey)
@@ -350,8 +349,8 @@ class _DocumentCheck:
         for spec in fields.values():
             if spec.required and spec.key not in merged:
                 self.problem(
-                    (*path, "config"),
-                    f"{fmt_path((*path, 'config'))}: missing required key '{spec.key}' for {key}",
+                    config_path,
+                    f"{fmt_path(config_path)}: missing required key '{spec.key}' for {key}",
                 )
         return config
 
@@ -397,9 +396,10 @@ class _DocumentCheck:
         """The value normalised (ports as strings), or None after reporting what is wrong."""
         if path in self.broken:
             return None
-        message, normal = check_config_value(spec, value, self._shown_config(spec, path, value))
+        message, normal = check_config_value(spec, value, "")  # worded again only if wrong
         if message is not None and report:
-            self.problem(path, f"{fmt_path(path)}: {message}")
+            shown = self._shown_config(spec, path, value)
+            self.problem(path, f"{fmt_path(path)}: {check_config_value(spec, value, shown)[0]}")
         return normal
 
     def _shown_config(self, spec: ConfigField, path: Path, value: object) -> str:

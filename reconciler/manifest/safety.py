@@ -16,6 +16,7 @@ import datetime
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from reconciler.integrations import FIELDS
 from reconciler.manifest.rules import ANY_FIELD, did_you_mean, fmt_path, kind_of
@@ -31,6 +32,7 @@ Setting = bool | int | float
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
+@cache
 def ignore_fields(kind: str) -> tuple[str, ...]:
     """The fields an ignore rule may name on a store of integration ``kind``."""
     return (*BASE_IGNORE_FIELDS, *(f"config.{f.key}" for f in FIELDS[kind]))

@@ -43,6 +43,7 @@ from reconciler.model import Location
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
+Position = tuple[int, int]  # 1-based line and column
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -72,14 +73,21 @@ _PureLoader = _strict_bools(yaml.SafeLoader)
 _FastLoader = _strict_bools(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def implicit_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """The table that gives a plain scalar its tag (by first character; ``None``: any)."""
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = _FastLoader.yaml_implicit_resolvers
+    return table
+
+
 @dataclass(slots=True)
 class Document:
-    """One YAML document of one file, with the position of every value and mapping key."""
+    """One YAML document of one file, with the position of every value and mapping key
+    (line and column; ``location`` makes them ``Location`` values when asked)."""
 
     file: str
     data: object
-    values: dict[Path, Location] = field(default_factory=dict)
-    keys: dict[Path, Location] = field(default_factory=dict)
+    values: dict[Path, Position] = field(default_factory=dict)
+    keys: dict[Path, Position] = field(default_factory=dict)
     refused: set[Path] = field(default_factory=set)
     """Paths whose value the loader refused (already reported; loaded as None)."""
 
@@ -88,23 +96,24 @@ class Document:
         for end in range(len(path), -1, -1):
             found = self.values.get(path[:end])
             if found is not None:
-                return found
+                return Location(self.file, found[0], found[1])
         return Location(self.file, 1, 1)
 
     def key_location(self, path: Path) -> Location:
         """Where the mapping key of ``path`` was written (the value's position otherwise)."""
-        return self.keys.get(path) or self.location(path)
+        found = self.keys.get(path)
+        return Location(self.file, found[0], found[1]) if found else self.location(path)
 
 
-def _where(file: str, node: Node) -> Location:
+def _where(node: Node) -> Position:
     mark = node.start_mark
-    return Location(file, mark.line + 1, mark.column + 1)
+    return mark.line + 1, mark.column + 1
 
 
 class _Abandon(Exception):
     """The document is beyond a limit; ends building it with one problem."""
 
-    def __init__(self, where: Location, message: str) -> None:
+    def __init__(self, where: Position, message: str) -> None:
         super().__init__(message)
         self.where = where
         self.message = message
@@ -141,11 +150,11 @@ class _Builder:
         self.copies = 0
         self.merger = Merger(limits.max_depth)
 
-    def problem(self, where: Location, message: str) -> None:
-        self.problems.append(ManifestProblem(where.file, where.line, where.column, message))
+    def problem(self, where: Position, message: str) -> None:
+        self.problems.append(ManifestProblem(self.doc.file, where[0], where[1], message))
 
     def build(self, node: Node, path: Path) -> object:
-        where = _where(self.doc.file, node)
+        where = _where(node)
         self.doc.values[path] = where
         if len(path) >= self.limits.max_depth:
             return self.refuse(path, where, f"nesting deeper than {self.limits.max_depth} levels")
@@ -171,7 +180,7 @@ class _Builder:
             return self._mapping(node, path)
         return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
-    def _count(self, node: Node, where: Location) -> None:
+    def _count(self, node: Node, where: Position) -> None:
         """Count a node met again through an alias; refuse past the limit."""
         if id(node) not in self.seen:
             self.seen.add(id(node))
@@ -184,13 +193,13 @@ class _Builder:
                 " values; write the values out instead of aliasing them",
             )
 
-    def refuse(self, path: Path, where: Location, message: str) -> object:
+    def refuse(self, path: Path, where: Position, message: str) -> object:
         """Report a value the loader will not build; it loads as None, marked refused."""
         self.problem(where, message)
         self.doc.refused.add(path)
         return None
 
-    def _scalar(self, node: ScalarNode, path: Path, where: Location) -> object:
+    def _scalar(self, node: ScalarNode, path: Path, where: Position) -> object:
         if self.scan.aliases:
             self._count(node, where)
         if self.scan.tags or node.style == '"' or node.tag in _NUMBER_TAGS:
@@ -223,15 +232,15 @@ class _Builder:
             try:
                 inherited = self.merger.flatten(node)  # merged pairs first, then the node's own
             except MergeProblem as exc:
-                where = _where(self.doc.file, exc.node)
+                where = _where(exc.node)
                 self.problem(where, f"invalid merge key: {exc.message}")
                 node.value = [pair for pair in node.value if pair[0].tag != _MERGE_TAG]
         if self.scan.aliases:
-            self._count(node, _where(self.doc.file, node))
+            self._count(node, _where(node))
         out: dict[str, object] = {}
         own: set[str] = set()
         for index, (key_node, value_node) in enumerate(node.value):
-            where = _where(self.doc.file, key_node)
+            where = _where(key_node)
             if not isinstance(key_node, ScalarNode):
                 self.problem(where, "mapping keys must be plain strings")
                 continue
@@ -243,9 +252,7 @@ class _Builder:
             key = str(key_node.value)
             if key in own:
                 first = self.doc.keys[(*path, key)]
-                self.problem(
-                    where, f"duplicate key '{key}' (first at line {first.line}:{first.column})"
-                )
+                self.problem(where, f"duplicate key '{key}' (first at line {first[0]}:{first[1]})")
                 continue
             if index >= inherited:  # a key of the mapping itself overrides a merged one
                 own.add(key)
@@ -315,7 +322,7 @@ def _load(
                 doc.data = builder.build(node, ())
             except _Abandon as exc:
                 where = exc.where
-                problems.append(ManifestProblem(file, where.line, where.column, exc.message))
+                problems.append(ManifestProblem(file, where[0], where[1], exc.message))
                 continue
             problems.extend(builder.problems)
             docs.append(doc)
