@@ -39,6 +39,7 @@ from reconciler.api.routes import (
     PATH_PARAMS,
     ApiRequest,
     ResponseObserver,
+    request_headers,
     store_path,
 )
 from reconciler.api.settings import (
@@ -278,9 +279,9 @@ class Client:
         retried; no retry starts once the sequence would outlast ``NetLimits.retry_budget``."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
-        headers = {"LD-API-Version": req.version}  # one version per request, never a default
-        headers |= {} if body is None else {"Content-Type": "application/json"}
-        method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
+        headers = request_headers(req.version, body is not None)
+        method, path, route = req.method, req.path, req.route
+        limit, debug = max(1, self._retry.max_attempts), log.isEnabledFor(logging.DEBUG)
         budget = max(self._limits.retry_budget, self._limits.timeout)
         ambiguous, attempt, started = False, 0, self._clock()
         while True:
@@ -288,7 +289,7 @@ class Client:
             with self._lock:
                 self._requests += 1
             try:
-                response = self._send(req, content, headers)
+                response = self._send(req, route, content, headers)
             except Unanswered as exc:
                 reason = self._redact(exc.description, req.secrets)
                 if not exc.transport:
@@ -303,7 +304,8 @@ class Client:
                 log.warning("%s %s failed (%s); retrying in %.2f s", method, path, reason, delay)
             else:
                 status = response.status_code
-                log.debug("%s %s -> %d (attempt %d)", method, path, status, attempt)
+                if debug:
+                    log.debug("%s %s -> %d (attempt %d)", method, path, status, attempt)
                 if attempt >= limit or (status != 429 and status not in RETRYABLE_STATUSES):
                     return response, ambiguous
                 if status == 429:
@@ -314,7 +316,7 @@ class Client:
                     log.warning("%s %s -> %d; retry budget spent", method, path, status)
                     return response, ambiguous
                 if status == 429:
-                    self._pacer.on_rate_limited(req.route, self._clock() + delay)
+                    self._pacer.on_rate_limited(route, self._clock() + delay)
                     log.info("rate limited on %s %s; waiting %.2f s", method, path, delay)
                 else:
                     log.warning("%s %s -> %d; retrying in %.2f s", method, path, status, delay)
@@ -325,16 +327,18 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(self, req: ApiRequest, content: bytes | None, headers: dict[str, str]) -> Answer:
+    def _send(
+        self, req: ApiRequest, route: str, content: bytes | None, headers: Mapping[str, str]
+    ) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
-        ticket = self._pacer.before(req.route)
+        ticket = self._pacer.before(route)
         answer: Answer | None = None
         try:
             answer = self._http.send(req.method, req.path, content, headers)
         finally:
             seen = None if answer is None else answer.headers
             self._pacer.after(ticket, seen)
-            self._observer(req.route, "error" if answer is None else str(answer.status_code), seen)
+            self._observer(route, "error" if answer is None else str(answer.status_code), seen)
         return answer
 
     def _backoff(self, attempt: int) -> float:
