@@ -35,12 +35,13 @@ class Progress:
         self._clock = clock
         self._last_draw = -1.0
         self._last_tenth = 0
+        self._quiet_until = -(-total // 10)  # off a terminal, nothing to say before a tenth
         self._lock = threading.Lock()
 
     def advance(self, count: int = 1) -> None:
         with self._lock:
             self.done += count
-            if self._stream is None:
+            if self._stream is None or (not self._tty and self.done < self._quiet_until):
                 return
             if self._tty:
                 now = self._clock()
@@ -52,6 +53,7 @@ class Progress:
                     self._stream.flush()
             else:
                 tenth = self.done * 10 // self.total
+                self._quiet_until = -(-(tenth + 1) * self.total // 10)  # the next tenth
                 if tenth > self._last_tenth:
                     self._last_tenth = tenth
                     self._stream.write(f"{self.label}: {self.done}/{self.total} stores\n")

@@ -4,7 +4,10 @@ headers or a TLS handshake, sending bodies past the cap (plain, streamed, or a g
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -13,10 +16,11 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from reconciler.api.attempt import FastWire, Unanswered, keep_alive, open_wire
 from reconciler.api.http11 import MAX_HEAD
 from reconciler.api.keepalive import KeepAlive, WireError, proxied
 from reconciler.api.limits import ERROR_BODY_CAP, NetLimits
-from reconciler.api.transport import exchange, keep_alive, open_wire
+from reconciler.api.transport import HttpxWire
 
 HEADERS = {"Accept": "application/json"}
 
@@ -119,14 +123,16 @@ def test_a_server_that_never_answers_is_a_timeout_not_a_hang() -> None:
     assert failed.value.timeout and not failed.value.connecting
 
 
-def test_failures_become_httpx_errors_the_client_already_handles() -> None:
+def test_failures_are_named_as_the_httpx_errors_they_would_be() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]  # nothing listens here
     wire = keep_alive(f"http://127.0.0.1:{port}", HEADERS, NetLimits(timeout=2))
-    with pytest.raises(httpx.ConnectError):
-        exchange(wire, "GET", "/x", None, None, NetLimits(timeout=2))
+    with pytest.raises(Unanswered) as failed:
+        wire.send("GET", "/x", None, None)
     wire.close()
+    assert failed.value.description.startswith("ConnectError: ")
+    assert failed.value.transport and failed.value.fails_fast and not failed.value.timeout
 
 
 def test_a_proxy_in_the_environment_is_noticed_unless_the_host_bypasses_it(
@@ -155,9 +161,33 @@ def test_the_client_sends_on_the_fast_wire_unless_a_proxy_or_a_transport_is_in_t
     behind_proxy = open_wire("https://app.launchdarkly.com", HEADERS, limits)
     for wire in (fast, mocked, behind_proxy):
         wire.close()
-    assert isinstance(fast, KeepAlive)
-    assert isinstance(mocked, httpx.Client) and isinstance(behind_proxy, httpx.Client)
-    assert behind_proxy.follow_redirects is False and behind_proxy.timeout.read == 2
+    assert isinstance(fast, FastWire)
+    assert isinstance(mocked, HttpxWire) and isinstance(behind_proxy, HttpxWire)
+    assert behind_proxy.http.follow_redirects is False and behind_proxy.http.timeout.read == 2
+
+
+def test_a_client_on_the_fast_wire_never_imports_httpx() -> None:
+    code = (
+        "import sys\n"
+        "from reconciler.api.client import Client, ConnectionSettings\n"
+        "from reconciler.api.refresh import read_live\n"
+        "from reconciler.errors import TransportError\n"
+        "client = Client(ConnectionSettings('http://127.0.0.1:9', 'tok'), connections=1)\n"
+        "try:\n"
+        "    read_live(client, None)\n"
+        "except TransportError as exc:\n"
+        "    print(exc)\n"
+        "print('httpx' in sys.modules, 'httpcore' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.splitlines() == [
+        "could not reach LaunchDarkly at http://127.0.0.1:9:"
+        " ConnectError: ConnectionRefusedError: [Errno 111] Connection refused (not retried)",
+        "False False",
+    ]
 
 
 def test_a_closed_wire_sends_nothing_more() -> None:

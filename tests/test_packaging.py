@@ -31,7 +31,7 @@ def requirement_names(requirements: list[str]) -> set[str]:
 def test_the_core_dependencies_are_only_what_the_control_plane_commands_need() -> None:
     project = pyproject()
     core = requirement_names(project["dependencies"])  # type: ignore[arg-type]
-    assert core == {"httpx", "pyyaml", "jsonschema", "orjson", "deepdiff"}
+    assert core == {"httpx", "certifi", "pyyaml", "jsonschema", "orjson", "deepdiff"}
     extras: dict[str, list[str]] = project["optional-dependencies"]  # type: ignore[assignment]
     assert requirement_names(extras["verify"]) == {"redis", "boto3"}
     assert {"werkzeug", "openapi-core", "jsonpatch"} <= requirement_names(extras["emulator"])

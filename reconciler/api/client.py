@@ -17,14 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from reconciler import __version__
+from reconciler.api.attempt import Answer, Unanswered, error_details, open_wire, unreachable
 from reconciler.api.limits import DEFAULT_LIMITS, NetLimits, decode_json
 from reconciler.api.pacing import Pacer
-from reconciler.api.redact import REDACTED, describe, redact, request_secrets
+from reconciler.api.redact import REDACTED, redact, request_secrets
 from reconciler.api.retry import (
     DEFAULT_RETRY,
     MIN_RATE_LIMIT_WAIT,
@@ -40,6 +39,7 @@ from reconciler.api.routes import (
     PATH_PARAMS,
     ApiRequest,
     ResponseObserver,
+    request_headers,
     store_path,
 )
 from reconciler.api.settings import (
@@ -50,17 +50,12 @@ from reconciler.api.settings import (
     normalise_api_host,
     settings_from_env,
 )
-from reconciler.api.transport import (
-    Answer,
-    error_details,
-    exchange,
-    fails_fast,
-    open_wire,
-    unreachable,
-)
 from reconciler.api.wire import Malformed, parse_full, parse_list
 from reconciler.errors import ApiError, ConflictError, PlanError, TransportError
 from reconciler.model import LiveStore
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "API_PREFIX",
@@ -284,9 +279,9 @@ class Client:
         retried; no retry starts once the sequence would outlast ``NetLimits.retry_budget``."""
         body = req.body
         content = None if body is None else json.dumps(body).encode()
-        headers = {"LD-API-Version": req.version}  # one version per request, never a default
-        headers |= {} if body is None else {"Content-Type": "application/json"}
-        method, path, limit = req.method, req.path, max(1, self._retry.max_attempts)
+        headers = request_headers(req.version, body is not None)
+        method, path, route = req.method, req.path, req.route
+        limit, debug = max(1, self._retry.max_attempts), log.isEnabledFor(logging.DEBUG)
         budget = max(self._limits.retry_budget, self._limits.timeout)
         ambiguous, attempt, started = False, 0, self._clock()
         while True:
@@ -294,23 +289,23 @@ class Client:
             with self._lock:
                 self._requests += 1
             try:
-                response = self._send(req, content, headers)
-            except httpx.TransportError as exc:
-                reason = self._redact(describe(exc), req.secrets)
+                response = self._send(req, route, content, headers)
+            except Unanswered as exc:
+                reason = self._redact(exc.description, req.secrets)
+                if not exc.transport:
+                    raise TransportError(
+                        f"request to LaunchDarkly at {self._host} failed: {reason}"
+                    ) from exc.__cause__
                 out_of_time = self._clock() - started >= budget
-                if attempt >= limit or out_of_time or fails_fast(exc):
+                if attempt >= limit or out_of_time or exc.fails_fast:
                     where = (self._host, req.method, req.path, self._limits.timeout)
-                    raise unreachable(exc, *where, reason, attempt) from exc
+                    raise unreachable(exc, *where, reason, attempt) from exc.__cause__
                 delay, failed_ambiguously = self._backoff(attempt), True
                 log.warning("%s %s failed (%s); retrying in %.2f s", method, path, reason, delay)
-            except httpx.HTTPError as exc:
-                reason = self._redact(describe(exc), req.secrets)
-                raise TransportError(
-                    f"request to LaunchDarkly at {self._host} failed: {reason}"
-                ) from exc
             else:
                 status = response.status_code
-                log.debug("%s %s -> %d (attempt %d)", method, path, status, attempt)
+                if debug:
+                    log.debug("%s %s -> %d (attempt %d)", method, path, status, attempt)
                 if attempt >= limit or (status != 429 and status not in RETRYABLE_STATUSES):
                     return response, ambiguous
                 if status == 429:
@@ -321,7 +316,7 @@ class Client:
                     log.warning("%s %s -> %d; retry budget spent", method, path, status)
                     return response, ambiguous
                 if status == 429:
-                    self._pacer.on_rate_limited(req.route, self._clock() + delay)
+                    self._pacer.on_rate_limited(route, self._clock() + delay)
                     log.info("rate limited on %s %s; waiting %.2f s", method, path, delay)
                 else:
                     log.warning("%s %s -> %d; retrying in %.2f s", method, path, status, delay)
@@ -332,16 +327,18 @@ class Client:
             if failed_ambiguously and before_retry is not None:
                 before_retry()
 
-    def _send(self, req: ApiRequest, content: bytes | None, headers: dict[str, str]) -> Answer:
+    def _send(
+        self, req: ApiRequest, route: str, content: bytes | None, headers: Mapping[str, str]
+    ) -> Answer:
         """One HTTP attempt in its paced slot; the pacer learns from whatever comes back."""
-        ticket = self._pacer.before(req.route)
+        ticket = self._pacer.before(route)
         answer: Answer | None = None
         try:
-            answer = exchange(self._http, req.method, req.path, content, headers, self._limits)
+            answer = self._http.send(req.method, req.path, content, headers)
         finally:
             seen = None if answer is None else answer.headers
             self._pacer.after(ticket, seen)
-            self._observer(req.route, "error" if answer is None else str(answer.status_code), seen)
+            self._observer(route, "error" if answer is None else str(answer.status_code), seen)
         return answer
 
     def _backoff(self, attempt: int) -> float:
@@ -375,9 +372,15 @@ class Client:
         return self.get_store(project, env, key, new[0].id, address=address)
 
     def _check(self, req: ApiRequest, response: Answer) -> None:
-        """Raise ``ApiError`` (409: ``ConflictError``) unless the status is 2xx."""
-        if not response.is_success:
-            raise self._error(req, response, *error_details(response))
+        """Raise ``ApiError`` (409: ``ConflictError``) unless the status is 2xx; a redirect
+        says where it led (never followed: the token stays with its host)."""
+        if response.is_success:
+            return
+        if 300 <= response.status_code < 400:  # httpx parses where it led
+            from reconciler.api.transport import redirect_details
+
+            raise self._error(req, response, *redirect_details(response.headers))
+        raise self._error(req, response, *error_details(response))
 
     def _parse(self, req: ApiRequest, response: Answer, parse: Callable[[object], T]) -> T:
         """The checked response's JSON body, parsed; a body of the wrong shape is an ApiError."""

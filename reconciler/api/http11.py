@@ -12,7 +12,8 @@ line at ``MAX_LINE``, the 1xx answers at ``MAX_INTERIM``, the body at the caller
 error answer's at its own cap, cut rather than failed). Whatever does not parse is a
 ``WireError``; no input makes it hang (``recv`` holds the deadline) or raise anything else.
 ``Headers`` is the answer's fields as a read-only, case-insensitive mapping, built once.
-No I/O, no httpx.
+``Answer`` (an answer read in full) and ``Unanswered`` (none came) are what either wire under
+the client returns and raises (``reconciler.api.attempt``). No I/O, no httpx.
 """
 
 from __future__ import annotations
@@ -55,6 +56,35 @@ class WireError(Exception):
         self.too_large = too_large
         self.undecodable = undecodable
         self.silent = silent
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, read in full: what the retry, error and parse logic look at."""
+
+    status_code: int
+    headers: Headers
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class Unanswered(Exception):
+    """An attempt (on either wire: ``reconciler.api.attempt``) without a usable answer.
+    ``description``: ``TypeName: message`` (secrets not yet redacted); ``transport``: a
+    transport failure (retryable unless ``fails_fast``); ``timeout``: the deadline passed."""
+
+    def __init__(
+        self, description: str, *, transport: bool = True, fails_fast: bool = False,
+        timeout: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(description)
+        self.description = description
+        self.transport = transport
+        self.fails_fast = fails_fast
+        self.timeout = timeout
 
 
 class Headers(Mapping[str, str]):

@@ -8,9 +8,9 @@ per set of per-request headers) and the answer is read by ``reconciler.api.http1
 and bounded parser, straight off the socket. A connection the server closed while idle fails on
 reuse before any answer; an idempotent request (GET, HEAD, DELETE) is then sent once more on a
 fresh connection, as browsers and urllib3 do; anything else raises ``WireError``.
-``reconciler.api.transport.exchange`` drives it and turns ``WireError`` into httpx's exceptions;
-the client keeps ``httpx.Client`` for what this does not do: proxies from the environment
-(``proxied``). This module imports no httpx.
+``reconciler.api.attempt.FastWire`` turns its answers and ``WireError`` into what the client
+handles; the client keeps ``httpx.Client`` for what this does not do: proxies from the
+environment (``proxied``). This module imports no httpx.
 
 Hostile servers (SPEC §8), as on the httpx path: ``timeout`` is one deadline for the whole
 attempt. Connecting, the TLS handshake, and every send and receive on the connection wait at

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
 from urllib.parse import quote
 
 API_PREFIX = "/api/v2/integration-capabilities/big-segment-store"
@@ -22,8 +24,21 @@ answer's headers. Metrics listen this way, so the API package never imports them
 
 
 def store_path(*segments: str) -> str:
-    """``API_PREFIX/project/environment/integrationKey[/id]``, each segment %-quoted."""
+    """``API_PREFIX/project/environment/integrationKey[/id]``, each segment %-quoted (in one
+    call when no segment holds a ``/``, the one character quoted then that is not here)."""
+    joined = "/".join(segments)
+    if joined.count("/") == len(segments) - 1:
+        return f"{API_PREFIX}/{quote(joined, safe='/')}"
     return "/".join([API_PREFIX, *(quote(s, safe="") for s in segments)])
+
+
+@cache
+def request_headers(version: str, with_body: bool) -> Mapping[str, str]:
+    """The headers of one request besides the client's own: its ``LD-API-Version`` (one per
+    request, never a client default) and, with a body, its JSON ``Content-Type``; read-only,
+    built once per pair."""
+    extra = {"Content-Type": "application/json"} if with_body else {}
+    return MappingProxyType({"LD-API-Version": version, **extra})
 
 
 ENVIRONMENTS_VERSION = "20240415"
