@@ -344,14 +344,70 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
+def _fast_document(
+    plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ()
+) -> dict[str, Any]:
+    """``plan_to_dict`` without copying the display views: ``before``, ``after`` and the patch
+    values stay as the planner made them, for ``orjson`` to encode directly. Only for
+    ``render_json``, which falls back to ``plan_to_dict`` when ``orjson`` meets anything
+    beyond plain JSON values (so the two cannot differ: ``tests/test_render_plan.py``)."""
+    changes = [
+        {
+            "address": str(c.address),
+            "action": c.action,
+            "id": c.id,
+            "version": c.version,
+            "before": c.before,
+            "after": c.after,
+            "patch": [codec.mask_config(op, SENSITIVE) for op in c.patch],
+            "reason": c.reason,
+            "adopt": c.adopt,
+            "secrets": {s.key: s.state for s in c.secrets},
+            "notes": list(c.notes),
+            "protected": c.protected,
+            "critical": c.critical,
+            "status": status_to_dict(c.live.status) if c.live is not None else None,
+        }
+        for c in plan.changes
+    ]
+    return {
+        "format_version": FORMAT_VERSION,
+        "api_host": api_host,
+        "changes": changes,
+        "unmanaged": [
+            {"address": str(u.address), "id": u.id, "status": status_to_dict(u.live.status)}
+            for u in plan.unmanaged
+        ],
+        "summary": plan.summary,
+        "refusals": [refusal_to_dict(r) for r in refusals],
+        "targets": list(plan.targets),
+    }
+
+
+def _not_plain(value: object) -> object:
+    """``orjson``'s hook for a value it cannot encode by itself: refuse, so ``render_json``
+    takes the reference path (a ``Secret``, a dataclass, a mapping that is not a dict)."""
+    raise TypeError(type(value).__name__)
+
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+
 def render_json(
     plan: Plan, *, api_host: str, health: bool = False, refusals: Sequence[Refusal] = ()
 ) -> str:
     """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic. With
     ``health`` (``drift --health``), a ``health`` verdict: ``healthy`` and the ``unhealthy``
     addresses; ``refusals`` (why apply would refuse it) in its ``refusals`` list."""
-    document = plan_to_dict(plan, api_host=api_host, refusals=refusals)
+    extra: dict[str, Any] = {}
     if health:
         unhealthy = unhealthy_addresses(plan)
-        document["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+        extra["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
+    try:
+        document = _fast_document(plan, api_host=api_host, refusals=refusals) | extra
+        options = _JSON_OPTIONS | orjson.OPT_PASSTHROUGH_DATACLASS
+        encoded = orjson.dumps(document, default=_not_plain, option=options)
+    except orjson.JSONEncodeError:
+        document = plan_to_dict(plan, api_host=api_host, refusals=refusals) | extra
+        encoded = orjson.dumps(document, option=_JSON_OPTIONS)
+    return encoded.decode() + "\n"
