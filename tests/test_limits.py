@@ -16,6 +16,7 @@ from reconciler.api.limits import (
     DeadlineExceeded,
     _decode_strict,
     _shallow,
+    _short_numbers,
     decode_json,
     describe_size,
     excerpt,
@@ -210,3 +211,20 @@ def test_the_nesting_bound_counts_brackets_outside_strings_only(
     document = [siblings, whole]
     body = json.dumps(document).encode("utf-8")
     assert _shallow(body) == (_depth(document) <= MAX_DEPTH)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_tricky_values,
+    digits=st.integers(15, 22),
+    quoted=st.booleans(),
+    sign=st.sampled_from(["", "-"]),
+)
+def test_long_digit_runs_in_strings_are_not_numbers(
+    value: object, digits: int, quoted: bool, sign: str
+) -> None:
+    run = sign + "9" * digits
+    item = json.dumps(f"id{run}x") if quoted else run
+    body = f'[{json.dumps(value)}, {item}, "\\\\", "\\"{run}"]'.encode()
+    assert _short_numbers(body) == (quoted or digits < 19)
+    assert repr(_outcome(body)) == repr(_strict_outcome(body))

@@ -121,21 +121,40 @@ _NESTING = bytes.maketrans(b"[{]}", b"(())")
 
 
 def _short_numbers(body: bytes) -> bool:
-    """Whether ``body`` holds no run of 19 digits (then no integer in it exceeds 64 bits)."""
-    return _LONG_RUN not in body.translate(_DIGITS_ONLY)
+    """Whether ``body``, if it is JSON, holds no number with a run of 19 digits (then no
+    integer in it exceeds 64 bits). Digits inside strings (ids, keys) do not count: a run is
+    inside a string when an odd number of quotes precede it, once escaped backslashes and
+    quotes are removed."""
+    if _LONG_RUN not in body.translate(_DIGITS_ONLY):
+        return True
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    digits = body.translate(_DIGITS_ONLY)
+    quotes, start = 0, 0
+    at = digits.find(_LONG_RUN)
+    while at >= 0:
+        quotes += body.count(b'"', start, at)
+        if quotes % 2 == 0:
+            return False
+        start, at = at, digits.find(_LONG_RUN, at + len(_LONG_RUN))
+    return True
+
+
+def _unquoted(body: bytes, delete: bytes = b"") -> list[bytes]:
+    """The parts of JSON ``body`` outside its strings (escaped backslashes and quotes removed
+    first, so the remaining quotes delimit the strings), bytes in ``delete`` dropped."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return body.translate(None, delete).split(b'"')[::2]
 
 
 def _shallow(body: bytes) -> bool:
     """Whether ``body``, if it is JSON, nests at most ``MAX_DEPTH`` levels: at most that many
-    brackets at all, or else its brackets outside strings (escaped backslashes and quotes
-    removed first, so the remaining quotes delimit the strings) empty out in that many rounds
-    of removing innermost pairs (each round removes one level)."""
+    brackets at all, or else its brackets outside strings empty out in that many rounds of
+    removing innermost pairs (each round removes one level)."""
     if body.count(b"{") + body.count(b"[") <= MAX_DEPTH:
         return True
-    if b"\\" in body:
-        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = b"".join(body.translate(None, _NOT_STRUCTURE).split(b'"')[::2])
-    pairs = brackets.translate(_NESTING)
+    pairs = b"".join(_unquoted(body, _NOT_STRUCTURE)).translate(_NESTING)
     for _ in range(MAX_DEPTH):
         if not pairs:
             return True
