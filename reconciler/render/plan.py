@@ -24,7 +24,7 @@ from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
 from reconciler.plan.safety import Refusal
 from reconciler.render.lists import summarise
-from reconciler.render.status import describe, is_healthy, status_to_dict
+from reconciler.render.status import NO_STATUS, describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
@@ -163,7 +163,7 @@ def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
     for address, live in stores:
         if not live.on:
             rows.append((address, True, "off: LaunchDarkly does not synchronise it"))
-        elif live.status != StoreStatus():
+        elif live.status != NO_STATUS:
             rows.append((address, is_healthy(live.status), describe(live.status, now_ms=now_ms)))
     return sorted(rows)
 
