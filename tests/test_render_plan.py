@@ -5,6 +5,7 @@ plan, and the reference's behaviour for anything that is not plain JSON."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -50,10 +51,18 @@ def test_a_planned_plan_renders_as_the_reference_byte_for_byte(seed: int) -> Non
         assert text == reference(plan, health=health, found=found)
 
 
+def _outcome(render: Callable[[], str]) -> tuple[str, str]:
+    try:
+        return ("text", render())
+    except TypeError as error:  # orjson's JSONEncodeError: an integer beyond 64 bits
+        return (type(error).__name__, str(error))
+
+
 @settings(max_examples=150, deadline=None)
 @given(plans)
 def test_any_plan_renders_as_the_reference_byte_for_byte(plan: Plan) -> None:
-    assert render_json(plan, api_host="https://h") == reference(plan)
+    fast = _outcome(lambda: render_json(plan, api_host="https://h"))
+    assert fast == _outcome(lambda: reference(plan))
 
 
 def test_a_secret_in_a_patch_config_shows_as_sensitive() -> None:

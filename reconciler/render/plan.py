@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from reconciler import escape
-from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
+from reconciler.model import SENSITIVE, Secret, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
 from reconciler.plan.safety import Refusal
@@ -344,9 +344,7 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
-def _fast_document(
-    plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ()
-) -> dict[str, Any]:
+def _fast_document(plan: Plan, *, api_host: str, refusals: Sequence[Refusal]) -> dict[str, Any]:
     """``plan_to_dict`` without copying the display views: ``before``, ``after`` and the patch
     values stay as the planner made them, for ``orjson`` to encode directly. Only for
     ``render_json``, which falls back to ``plan_to_dict`` when ``orjson`` meets anything
@@ -385,12 +383,9 @@ def _fast_document(
 
 
 def _not_plain(value: object) -> object:
-    """``orjson``'s hook for a value it cannot encode by itself: refuse, so ``render_json``
-    takes the reference path (a ``Secret``, a dataclass, a mapping that is not a dict)."""
+    """``orjson``'s hook for a ``Secret``, another dataclass or a mapping that is not a dict:
+    refuse, so ``render_json`` takes the reference path."""
     raise TypeError(type(value).__name__)
-
-
-_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
 
 def render_json(
@@ -403,11 +398,12 @@ def render_json(
     if health:
         unhealthy = unhealthy_addresses(plan)
         extra["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
     try:
         document = _fast_document(plan, api_host=api_host, refusals=refusals) | extra
-        options = _JSON_OPTIONS | orjson.OPT_PASSTHROUGH_DATACLASS
-        encoded = orjson.dumps(document, default=_not_plain, option=options)
+        fast = options | orjson.OPT_PASSTHROUGH_DATACLASS
+        encoded = orjson.dumps(document, default=_not_plain, option=fast)
     except orjson.JSONEncodeError:
         document = plan_to_dict(plan, api_host=api_host, refusals=refusals) | extra
-        encoded = orjson.dumps(document, option=_JSON_OPTIONS)
+        encoded = orjson.dumps(document, option=options)
     return encoded.decode() + "\n"

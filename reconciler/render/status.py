@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from reconciler.model import StoreStatus
 
-
 NO_STATUS = StoreStatus()
 """A status LaunchDarkly gave nothing for."""
 
