@@ -15,6 +15,8 @@ from reconciler.api.limits import (
     Deadline,
     DeadlineExceeded,
     _decode_strict,
+    _shallow,
+    _short_numbers,
     decode_json,
     describe_size,
     excerpt,
@@ -133,4 +135,96 @@ def test_the_fast_decoder_answers_exactly_as_the_strict_reader(
     )
     if b"\xed" in body:  # an encoded surrogate is not UTF-8: both stop at the decode
         return
+    assert repr(_outcome(body)) == repr(_strict_outcome(body))
+
+
+_number_texts = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?", fullmatch=True
+)
+_spaces = st.sampled_from(["", " ", "\n", "\t", "\r\n ", "\x0c", "\u00a0"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    numbers=st.lists(_number_texts, max_size=4),
+    keys=st.lists(
+        st.sampled_from(["a", "b", "é", "\\ud800", "\\udc00", "\\ud83d\\ude00"]), max_size=4
+    ),
+    space=_spaces,
+    nest=st.integers(0, 40),
+)
+def test_number_texts_duplicate_keys_and_whitespace_decode_as_the_strict_reader(
+    numbers: list[str], keys: list[str], space: str, nest: int
+) -> None:
+    members = ",".join(f'{space}"{k}"{space}:{space}{i}' for i, k in enumerate(keys))
+    body = "[" * nest + f"[{','.join(numbers)}{space}]" + f",{{{members}}}" + "]" * nest
+    encoded = ("[" + body + "]").encode("utf-8")
+    assert repr(_outcome(encoded)) == repr(_strict_outcome(encoded))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    value=_edge_values,
+    cut=st.integers(0, 200),
+    byte=st.binary(min_size=0, max_size=2),
+)
+def test_a_corrupted_body_decodes_or_fails_as_the_strict_reader(
+    value: object, cut: int, byte: bytes
+) -> None:
+    body = json.dumps({"items": [value, {"k": value}]}).encode("utf-8", "surrogatepass")
+    corrupted = body[:cut] + byte + body[cut + len(byte) :]
+    try:
+        corrupted.decode("utf-8")
+    except UnicodeDecodeError:  # both stop at the decode, with the same message
+        with pytest.raises(Malformed, match="not UTF-8") as info:
+            decode_json(corrupted)
+        assert "byte" in str(info.value)
+        return
+    assert repr(_outcome(corrupted)) == repr(_strict_outcome(corrupted))
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_tricky_text = st.text(st.sampled_from('[]{}"\\\\/ab\\n'), max_size=6)
+_tricky_values = st.recursive(
+    st.none() | st.integers(-5, 5) | _tricky_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky_text, inner, max_size=3),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_tricky_values, nest=st.integers(0, 70), padding=st.integers(0, 70))
+def test_the_nesting_bound_counts_brackets_outside_strings_only(
+    value: object, nest: int, padding: int
+) -> None:
+    siblings = [[] for _ in range(padding)]  # many brackets, no depth
+    whole: object = value
+    for _ in range(nest):
+        whole = [whole]
+    document = [siblings, whole]
+    body = json.dumps(document).encode("utf-8")
+    assert _shallow(body) == (_depth(document) <= MAX_DEPTH)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_tricky_values,
+    digits=st.integers(15, 22),
+    quoted=st.booleans(),
+    sign=st.sampled_from(["", "-"]),
+)
+def test_long_digit_runs_in_strings_are_not_numbers(
+    value: object, digits: int, quoted: bool, sign: str
+) -> None:
+    run = sign + "9" * digits
+    item = json.dumps(f"id{run}x") if quoted else run
+    body = f'[{json.dumps(value)}, {item}, "\\\\", "\\"{run}"]'.encode()
+    assert _short_numbers(body) == (quoted or digits < 19)
     assert repr(_outcome(body)) == repr(_strict_outcome(body))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import cast
 
 from reconciler.model import Environment, LiveStore, StoreError, StoreStatus
 
@@ -55,35 +56,60 @@ def parse_full(data: object) -> LiveStore:
     return parse_store(data, with_config=True)
 
 
+_IDS = ("_id", "projectKey", "environmentKey", "integrationKey")
+
+
 def parse_store(data: object, *, with_config: bool) -> LiveStore:
     if not isinstance(data, dict):
         raise Malformed("a store is not a JSON object")
-    ids = {k: data.get(k) for k in ("_id", "projectKey", "environmentKey", "integrationKey")}
-    missing = [k for k, v in ids.items() if not isinstance(v, str) or not v]
+    get = data.get
+    store_id, project, environment, kind = (
+        get("_id"),
+        get("projectKey"),
+        get("environmentKey"),
+        get("integrationKey"),
+    )
+    version = get("version")
+    if not (
+        isinstance(store_id, str) and store_id and isinstance(project, str) and project
+        and isinstance(environment, str) and environment and isinstance(kind, str) and kind
+        and type(version) is int and 0 <= version <= INT64_MAX
+    ):  # fmt: skip
+        _refuse(data)
+        version = as_int(version)
+    tags, config = get("tags"), get("config")
+    return LiveStore(
+        id=str(store_id),
+        project=str(project),
+        environment=str(environment),
+        integration_key=str(kind),
+        name=str(get("name") or ""),
+        on=get("on") is True,
+        tags=tuple(map(str, tags)) if isinstance(tags, list) else (),
+        version=cast(int, version),
+        config=dict(config) if with_config and isinstance(config, dict) else None,
+        status=parse_status(get("_status")),
+    )
+
+
+def _refuse(data: dict[str, object]) -> None:
+    """``Malformed`` naming what a store lacks, unless it lacks nothing: its ids, or a whole
+    ``version`` from 0 to 2^63-1 (which may also arrive as an integral float or a string)."""
+    missing = [k for k in _IDS if not isinstance(data.get(k), str) or not data.get(k)]
     version = as_int(data.get("version"))
     if missing:
         raise Malformed(f"a store lacks {', '.join(missing)}")
     if version is None or version < 0:
         raise Malformed("a store's version is not a whole number from 0 to 2^63-1")
-    tags, config = data.get("tags"), data.get("config")
-    return LiveStore(
-        id=str(ids["_id"]),
-        project=str(ids["projectKey"]),
-        environment=str(ids["environmentKey"]),
-        integration_key=str(ids["integrationKey"]),
-        name=str(data.get("name") or ""),
-        on=data.get("on") is True,
-        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
-        version=version,
-        config=dict(config) if with_config and isinstance(config, dict) else None,
-        status=parse_status(data.get("_status")),
-    )
+
+
+_NO_STATUS = StoreStatus()
 
 
 def parse_status(data: object) -> StoreStatus:
     """``_status``, where every field may be missing and times may be numeric strings."""
     if not isinstance(data, dict):
-        return StoreStatus()
+        return _NO_STATUS
     available, stale, errors = map(data.get, ("available", "potentiallyStale", "errors"))
     return StoreStatus(
         available=available if isinstance(available, bool) else None,
@@ -96,9 +122,11 @@ def parse_status(data: object) -> StoreStatus:
                 message=str(e.get("message") or ""),
                 timestamp=as_int(e.get("timestamp")),
             )
-            for e in (errors if isinstance(errors, list) else ())
+            for e in errors
             if isinstance(e, dict)
-        ),
+        )
+        if errors and isinstance(errors, list)
+        else (),
     )
 
 

@@ -74,6 +74,15 @@ def _map_config(
     return out
 
 
+def mask_config(item: Mapping[str, object], shown: object) -> Mapping[str, object]:
+    """A create body or patch op as ``change_to_dict`` writes it (before ``_plain``) with an
+    encoder that shows every config secret as ``shown``: ``item`` itself when it holds no
+    config."""
+    if "config" not in item and item.get("path") != "/config":
+        return item
+    return _map_config(item, lambda _, value: shown if isinstance(value, Secret) else value)
+
+
 def change_to_dict(change: Change, secrets: SecretEncoder) -> dict[str, Any]:
     """One change as a JSON-able dict; secrets go through ``secrets``."""
     name = change_name(change)

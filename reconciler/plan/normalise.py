@@ -9,7 +9,7 @@ This is the only place that knows those rewrites.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 
 from reconciler.integrations import ConfigField, fields_by_key
@@ -22,17 +22,39 @@ def field_specs(integration_key: str) -> Mapping[str, ConfigField]:
     return fields_by_key(integration_key)
 
 
-def _normal_scalar(spec: ConfigField | None, value: object) -> object:
-    if spec is None:
-        return value
-    if spec.type == "port" and isinstance(value, int | str) and not isinstance(value, bool):
+def _port(value: object) -> object:
+    if type(value) is str and value.isascii() and value.isdigit() and value[0] != "0":
+        return value  # already what ``str(int(...))`` makes of it
+    if isinstance(value, int | str) and not isinstance(value, bool):
         text = str(value).strip()
         return str(int(text)) if text.isdigit() else text
-    if spec.type == "boolean" and isinstance(value, str):
+    return value
+
+
+def _boolean(value: object) -> object:
+    if isinstance(value, str):
         lowered = value.strip().lower()
         if lowered in ("true", "false"):
             return lowered == "true"
     return value
+
+
+_REWRITES: Mapping[str, Callable[[object], object]] = {"port": _port, "boolean": _boolean}
+
+
+@cache
+def _table(
+    integration_key: str,
+) -> tuple[tuple[str, Callable[[object], object] | None, object, ConfigValue | None], ...]:
+    """Per field of a kind, computed once: its key, its rewrite (``None``: kept as it is), its
+    default on the live side and its default on the declared side (a secret's wrapped)."""
+    rows = []
+    for key, spec in field_specs(integration_key).items():
+        wanted: ConfigValue | None = spec.default
+        if spec.default is not None and spec.secret:
+            wanted = Secret(str(spec.default), "default")
+        rows.append((key, _REWRITES.get(spec.type), spec.default, wanted))
+    return tuple(rows)
 
 
 def desired_config(
@@ -40,33 +62,34 @@ def desired_config(
 ) -> dict[str, ConfigValue]:
     """The declared config with defaults filled in and ports as strings; secrets stay wrapped."""
     out: dict[str, ConfigValue] = {}
-    specs = field_specs(integration_key)
-    for key, spec in specs.items():
+    for key, rewrite, _, default in _table(integration_key):
         if key in config:
             value = config[key]
-            if isinstance(value, Secret):
+            if rewrite is None or isinstance(value, Secret):
                 out[key] = value
             else:
-                normal = _normal_scalar(spec, value)
+                normal = rewrite(value)
                 out[key] = normal if isinstance(normal, str | bool) else value
-        elif spec.default is not None:
-            out[key] = Secret(str(spec.default), "default") if spec.secret else spec.default
-    for key, value in config.items():  # keys the table does not know are kept as they are
-        out.setdefault(key, value)
+        elif default is not None:
+            out[key] = default
+    if not out.keys() >= config.keys():
+        for key, value in config.items():  # keys the table does not know are kept as they are
+            out.setdefault(key, value)
     return out
 
 
 def live_config(integration_key: str, config: Mapping[str, object]) -> dict[str, object]:
     """The config LaunchDarkly returned, with defaults filled in and rewrites undone."""
-    specs = field_specs(integration_key)
     out: dict[str, object] = {}
-    for key, spec in specs.items():
-        if key in config and config[key] is not None:
-            out[key] = _normal_scalar(spec, config[key])
-        elif spec.default is not None:
-            out[key] = spec.default
-    for key, value in config.items():
-        out.setdefault(key, value)
+    for key, rewrite, default, _ in _table(integration_key):
+        value = config.get(key)
+        if value is not None:
+            out[key] = value if rewrite is None else rewrite(value)
+        elif default is not None:
+            out[key] = default
+    if not out.keys() >= config.keys():
+        for key, value in config.items():
+            out.setdefault(key, value)
     return out
 
 

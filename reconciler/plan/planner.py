@@ -73,29 +73,18 @@ def build_plan(
     unmanaged: list[Unmanaged] = []
     problems: list[str] = []
     for slot in sorted(set(declared) | set(existing)):
-        wanted, (found, resolving) = declared.get(slot, []), _settled(existing.get(slot, []))
-        unmanaged += [Unmanaged(Address(*slot, t.name), t.id, t) for t in resolving]
-        named = len(wanted) > 1 or len(found) > 1
-        pairs, extra_live = _match(wanted, found, problems)
-        for want, have in pairs:
-            address = Address(*slot, want.name if named else None)
-            changes.append(_diff(address, want, have, owner_tag, day))
-        for have in extra_live:
-            address = Address(*slot, have.name if named else None)
-            prune = desired.projects[have.project].prune
-            if owner_tag in have.tags or prune:
-                reason = (
-                    "owned by reconciler and no longer declared"
-                    if owner_tag in have.tags
-                    else "not declared, and the project sets prune: true"
-                )
-                changes.append(_delete(address, have, reason))
-            else:
-                unmanaged.append(Unmanaged(address, have.id, have))
+        # slots come in order, so sorting each slot's entries sorts the whole plan by address
+        slot_changes, slot_unmanaged = _plan_slot(
+            slot, declared.get(slot, []), existing.get(slot, []), desired, owner_tag, day, problems
+        )
+        if len(slot_changes) > 1:
+            slot_changes.sort(key=lambda c: (c.address.name or "", c.id or ""))
+        if len(slot_unmanaged) > 1:
+            slot_unmanaged.sort(key=lambda u: (u.address.name or "", u.id))
+        changes += slot_changes
+        unmanaged += slot_unmanaged
     if problems:
         raise PlanError("\n".join(problems))
-    changes.sort(key=lambda c: (c.address.slot, c.address.name or "", c.id or ""))
-    unmanaged.sort(key=lambda u: (u.address.slot, u.address.name or "", u.id))
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(unmanaged),
@@ -107,11 +96,46 @@ def build_plan(
     )
 
 
+def _plan_slot(
+    slot: tuple[str, str, str],
+    wanted: list[DesiredStore],
+    existing: list[LiveStore],
+    desired: DesiredState,
+    owner_tag: str,
+    day: date,
+    problems: list[str],
+) -> tuple[list[Change], list[Unmanaged]]:
+    """The changes and unmanaged stores of one slot, unsorted; ambiguities go to ``problems``."""
+    found, resolving = _settled(existing)
+    changes: list[Change] = []
+    unmanaged = [Unmanaged(Address(*slot, t.name), t.id, t) for t in resolving]
+    named = len(wanted) > 1 or len(found) > 1
+    pairs, extra_live = _match(wanted, found, problems)
+    for want, have in pairs:
+        address = Address(*slot, want.name if named else None)
+        changes.append(_diff(address, want, have, owner_tag, day))
+    for have in extra_live:
+        address = Address(*slot, have.name if named else None)
+        prune = desired.projects[have.project].prune
+        if owner_tag in have.tags or prune:
+            reason = (
+                "owned by reconciler and no longer declared"
+                if owner_tag in have.tags
+                else "not declared, and the project sets prune: true"
+            )
+            changes.append(_delete(address, have, reason))
+        else:
+            unmanaged.append(Unmanaged(address, have.id, have))
+    return changes, unmanaged
+
+
 def _settled(found: list[LiveStore]) -> tuple[list[LiveStore], list[LiveStore]]:
     """The stores of one slot, and apart the twins a concurrent ``apply`` is resolving right
     now (or a dead one left behind): of several stores sharing a name, the pending ones
     (``PENDING_PREFIX``) when a settled one exists, else all but the lowest id. They are
     neither matched nor deleted, only shown as unmanaged."""
+    if len(found) < 2:
+        return found, []
     by_name: dict[str, list[LiveStore]] = defaultdict(list)
     for have in found:
         by_name[have.name].append(have)
@@ -163,29 +187,44 @@ def _secret_keys(integration_key: str) -> frozenset[str]:
 def _live_view(have: LiveStore, declared_secret: frozenset[str] = frozenset()) -> dict[str, object]:
     """The live store as shown: secret fields of its kind, and any key whose declared value is
     a secret (it came from ``${...}``), are masked, since the API returns those in clear."""
-    secret_keys = _secret_keys(have.integration_key) | declared_secret
-    config = {
-        key: SENSITIVE if key in secret_keys else value
-        for key, value in sorted((have.config or {}).items())
-    }
+    secret_keys = _secret_keys(have.integration_key)
+    if not declared_secret <= secret_keys:
+        secret_keys = secret_keys | declared_secret
+    raw = have.config or {}
+    config = {key: SENSITIVE if key in secret_keys else raw[key] for key in sorted(raw)}
     return {"name": have.name, "on": have.on, "tags": list(have.tags), "config": config}
 
 
 def _desired_view(
     name: str, on: bool, tags: Sequence[str], config: Mapping[str, ConfigValue]
 ) -> dict[str, object]:
-    shown = {
-        key: SENSITIVE if isinstance(value, Secret) else value
-        for key, value in sorted(config.items())
-    }
+    shown = {}
+    for key in sorted(config):
+        value = config[key]
+        shown[key] = SENSITIVE if isinstance(value, Secret) else value
     return {"name": name, "on": on, "tags": list(tags), "config": shown}
+
+
+def _secret_state(masked: bool, plain: str, live_value: object) -> SecretState:
+    """How a declared secret ``plain`` compares with the API's value for it; ``masked``: the
+    field is one the API masks."""
+    if live_value == plain:
+        return "verified"
+    if (
+        masked
+        and isinstance(live_value, str)
+        and "*" in live_value
+        and mask_consistent(live_value, plain)
+    ):
+        return "unverifiable"
+    return "changed"
 
 
 def _compare_config(
     integration_key: str, want: Mapping[str, ConfigValue], have: Mapping[str, object]
 ) -> tuple[list[str], tuple[SecretCheck, ...]]:
     """The config keys that differ, and how each declared secret compares with its mask."""
-    specs = field_specs(integration_key)
+    masked_keys = _secret_keys(integration_key)  # only secret fields come back masked
     changed = sorted(set(have) - set(want))
     checks: list[SecretCheck] = []
     for key, value in want.items():
@@ -195,23 +234,54 @@ def _compare_config(
                 changed.append(key)
             continue
         plain = value.value
-        spec = specs.get(key)
-        masked = spec is not None and spec.secret  # only secret fields come back masked
-        if live_value == plain:
-            state: SecretState = "verified"
-        elif (
-            masked
-            and isinstance(live_value, str)
-            and "*" in live_value
-            and mask_consistent(live_value, plain)
-        ):
-            state = "unverifiable"
-        else:
-            state = "changed"
+        masked = key in masked_keys
+        state = _secret_state(masked, plain, live_value)
+        if state == "changed":
             changed.append(key)
-        if (spec is not None and spec.secret and plain) or state == "changed":
+        if (masked and plain) or state == "changed":
             checks.append(SecretCheck(key, state))
     return changed, tuple(checks)
+
+
+def _unchanged(
+    address: Address,
+    want: DesiredStore,
+    have: LiveStore,
+    config: Mapping[str, ConfigValue],
+    tags: tuple[str, ...],
+) -> Change | None:
+    """The no-op change of a store whose name, ``on``, tags and normalised config all match,
+    built directly; ``None`` when any of that does not hold (the full comparison in
+    ``_compare`` then decides). Ignore rules play no part: they are only consulted on a
+    difference. ``tests/test_plan_fastpath.py`` holds it equal to the full comparison."""
+    if want.name != have.name or want.on != have.on:
+        return None
+    if set(tags) != set(have.tags) or is_pending(have.tags):
+        return None
+    live_cfg = live_config(want.integration_key, have.config or {})
+    if config.keys() != live_cfg.keys():
+        return None
+    masked_keys = _secret_keys(want.integration_key)
+    checks: list[SecretCheck] = []
+    declared_secret: list[str] = []
+    for key, value in config.items():
+        if not isinstance(value, Secret):
+            if value != live_cfg[key]:
+                return None
+            continue
+        declared_secret.append(key)
+        masked = key in masked_keys
+        state = _secret_state(masked, value.value, live_cfg[key])
+        if state == "changed":
+            return None
+        if masked and value.value:
+            checks.append(SecretCheck(key, state))
+    before = _live_view(have, frozenset(declared_secret))
+    after = _desired_view(want.name, want.on, tags, config)
+    return Change(
+        address, "no-op", have.id, have.version, before, after,
+        secrets=tuple(checks), desired=want, live=have,
+    )  # fmt: skip
 
 
 class _Rules:
@@ -246,6 +316,23 @@ def _diff(
         after = _desired_view(want.name, want.on, tags, config)
         body = {"name": want.name, "on": want.on, "tags": list(tags), "config": dict(config)}
         return Change(address, "create", None, None, None, after, body=body, desired=want)
+    same = _unchanged(address, want, have, config, tags)
+    if same is not None:
+        return same
+    return _compare(address, want, have, owner, today, config, tags)
+
+
+def _compare(
+    address: Address,
+    want: DesiredStore,
+    have: LiveStore,
+    owner: str,
+    today: date,
+    config: dict[str, ConfigValue],
+    tags: tuple[str, ...],
+) -> Change:
+    """The full comparison of a declared store with its live one: ignore rules, tags, config
+    and secrets, into an update or a no-op."""
     before = _live_view(have, frozenset(k for k, v in config.items() if isinstance(v, Secret)))
     rules = _Rules(want.ignore, today)
     name = want.name if want.name == have.name or not rules.ignores("name") else have.name
@@ -297,7 +384,7 @@ def _reserved(want: DesiredStore, owner: str) -> tuple[str, ...]:
 
 
 def _desired_tags(want: DesiredStore, owner: str) -> tuple[str, ...]:
-    user = (t for t in want.tags if t not in (owner, PROTECT_TAG))
+    user = [t for t in want.tags if t != owner and t != PROTECT_TAG]
     return with_owner((*user, *_reserved(want, owner)), owner)
 
 

@@ -93,7 +93,8 @@ def mark_critical(plan: Plan, environments: Mapping[str, ProjectEnvironments]) -
         if e.critical
     }
     changes = tuple(
-        dataclasses.replace(c, critical=(c.address.project, c.address.environment) in critical)
+        c if c.critical is flag else dataclasses.replace(c, critical=flag)
         for c in plan.changes
-    )
+        for flag in ((c.address.project, c.address.environment) in critical,)
+    )  # a change whose flag is already right is kept as it is (most are, and are many)
     return dataclasses.replace(plan, changes=changes)

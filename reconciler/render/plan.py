@@ -19,12 +19,12 @@ from typing import Any
 import orjson
 
 from reconciler import escape
-from reconciler.model import SENSITIVE, Secret, StoreStatus, redact
+from reconciler.model import SENSITIVE, Secret, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
 from reconciler.plan.safety import Refusal
 from reconciler.render.lists import summarise
-from reconciler.render.status import describe, is_healthy, status_to_dict
+from reconciler.render.status import NO_STATUS, describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
@@ -163,7 +163,7 @@ def health_rows(plan: Plan, *, now_ms: int) -> list[tuple[str, bool, str]]:
     for address, live in stores:
         if not live.on:
             rows.append((address, True, "off: LaunchDarkly does not synchronise it"))
-        elif live.status != StoreStatus():
+        elif live.status != NO_STATUS:
             rows.append((address, is_healthy(live.status), describe(live.status, now_ms=now_ms)))
     return sorted(rows)
 
@@ -344,14 +344,66 @@ def _redact(value: object) -> object:
     return redact(value)
 
 
+def _fast_document(plan: Plan, *, api_host: str, refusals: Sequence[Refusal]) -> dict[str, Any]:
+    """``plan_to_dict`` without copying the display views: ``before``, ``after`` and the patch
+    values stay as the planner made them, for ``orjson`` to encode directly. Only for
+    ``render_json``, which falls back to ``plan_to_dict`` when ``orjson`` meets anything
+    beyond plain JSON values (so the two cannot differ: ``tests/test_render_plan.py``)."""
+    changes = [
+        {
+            "address": str(c.address),
+            "action": c.action,
+            "id": c.id,
+            "version": c.version,
+            "before": c.before,
+            "after": c.after,
+            "patch": [codec.mask_config(op, SENSITIVE) for op in c.patch],
+            "reason": c.reason,
+            "adopt": c.adopt,
+            "secrets": {s.key: s.state for s in c.secrets},
+            "notes": list(c.notes),
+            "protected": c.protected,
+            "critical": c.critical,
+            "status": status_to_dict(c.live.status) if c.live is not None else None,
+        }
+        for c in plan.changes
+    ]
+    return {
+        "format_version": FORMAT_VERSION,
+        "api_host": api_host,
+        "changes": changes,
+        "unmanaged": [
+            {"address": str(u.address), "id": u.id, "status": status_to_dict(u.live.status)}
+            for u in plan.unmanaged
+        ],
+        "summary": plan.summary,
+        "refusals": [refusal_to_dict(r) for r in refusals],
+        "targets": list(plan.targets),
+    }
+
+
+def _not_plain(value: object) -> object:
+    """``orjson``'s hook for a ``Secret``, another dataclass or a mapping that is not a dict:
+    refuse, so ``render_json`` takes the reference path."""
+    raise TypeError(type(value).__name__)
+
+
 def render_json(
     plan: Plan, *, api_host: str, health: bool = False, refusals: Sequence[Refusal] = ()
 ) -> str:
     """The JSON plan: keys sorted, two-space indent, byte-for-byte deterministic. With
     ``health`` (``drift --health``), a ``health`` verdict: ``healthy`` and the ``unhealthy``
     addresses; ``refusals`` (why apply would refuse it) in its ``refusals`` list."""
-    document = plan_to_dict(plan, api_host=api_host, refusals=refusals)
+    extra: dict[str, Any] = {}
     if health:
         unhealthy = unhealthy_addresses(plan)
-        document["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+        extra["health"] = {"healthy": not unhealthy, "unhealthy": unhealthy}
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+    try:
+        document = _fast_document(plan, api_host=api_host, refusals=refusals) | extra
+        fast = options | orjson.OPT_PASSTHROUGH_DATACLASS
+        encoded = orjson.dumps(document, default=_not_plain, option=fast)
+    except orjson.JSONEncodeError:
+        document = plan_to_dict(plan, api_host=api_host, refusals=refusals) | extra
+        encoded = orjson.dumps(document, option=options)
+    return encoded.decode() + "\n"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from reconciler.model import StoreStatus
 
+NO_STATUS = StoreStatus()
+"""A status LaunchDarkly gave nothing for."""
+
 
 def is_healthy(status: StoreStatus) -> bool:
     return status.available is True and status.potentially_stale is not True
@@ -25,7 +28,7 @@ def _age(ms: int, now_ms: int) -> str:
 
 def describe(status: StoreStatus, *, now_ms: int) -> str:
     """One line: ``available, last sync 3m ago`` or ``unavailable: <last error>``."""
-    if status == StoreStatus():
+    if status == NO_STATUS:
         return "status unknown"
     parts = [
         "available" if status.available else "unavailable"
