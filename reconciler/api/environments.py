@@ -15,10 +15,10 @@ find. Any other failure is the caller's ``ApiError``/``TransportError``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reconciler.api.client import Client
+from reconciler.api.fanout import each
 from reconciler.api.routes import ENVIRONMENTS_PAGE, ENVIRONMENTS_VERSION, environments_path
 from reconciler.api.wire import parse_environments
 from reconciler.errors import ApiError
@@ -83,8 +83,7 @@ def read_environments(
             raise
 
     ordered = sorted(set(projects))
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(ordered) or 1))) as pool:
-        results = list(pool.map(one, ordered))
+    results = each(one, ordered, parallelism)
     found = {r.project: r for r in results if isinstance(r, ProjectEnvironments)}
     return EnvironmentReads(found, tuple(r for r in results if isinstance(r, str)))
 

@@ -48,32 +48,41 @@ _NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _TARGET = re.compile(r"/[\x21-\x7e]*")
 _CACHED = 256
+SLACK = 0.05
+"""Seconds a send or receive may end after the attempt's deadline (see ``_Conn``)."""
 Reply = tuple[int, Headers, bytes]
 
 
 class _Conn:
     """A connected socket whose every send and receive ends by ``deadline`` (``monotonic``
-    seconds), and the answer bytes received on it not yet parsed (``stream``)."""
+    seconds), and the answer bytes received on it not yet parsed (``stream``). The socket's
+    timeout is set again only when the one it has could let an operation end more than
+    ``SLACK`` seconds after the deadline: a quick answer then costs no ``settimeout`` at all."""
 
-    __slots__ = ("deadline", "sock", "stream")
+    __slots__ = ("armed", "deadline", "sock", "stream")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.deadline = 0.0
+        self.armed = sock.gettimeout()
         self.stream = Stream(self.recv)
 
-    def send(self, data: bytes) -> None:
-        left = self.deadline - monotonic()
+    def _arm(self) -> None:
+        now = monotonic()
+        left = self.deadline - now
         if left <= 0:
             raise TimeoutError("the request deadline has passed")
-        self.sock.settimeout(left)
+        armed = self.armed
+        if armed is None or now + armed > self.deadline + SLACK:
+            self.sock.settimeout(left)
+            self.armed = left
+
+    def send(self, data: bytes) -> None:
+        self._arm()
         self.sock.sendall(data)
 
     def recv(self) -> bytes:
-        left = self.deadline - monotonic()
-        if left <= 0:
-            raise TimeoutError("the request deadline has passed")
-        self.sock.settimeout(left)
+        self._arm()
         return self.sock.recv(_CHUNK)
 
 
