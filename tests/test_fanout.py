@@ -138,4 +138,3 @@ def test_an_api_error_in_one_read_stops_the_fan_out(emulator: EmulatorServer) ->
     with Client(settings_from_env(env)) as client, pytest.raises(ApiError) as error:
         each(lambda n: client.get_store("payments", "production", "redis", f"x{n}"), [1, 2], 4)
     assert error.value.status == 404
-
