@@ -307,6 +307,13 @@ def plan_to_dict(plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ())
         }
         for c, d in zip(plan.changes, encoded["changes"], strict=True)
     ]
+    return _document(plan, api_host, changes, refusals)
+
+
+def _document(
+    plan: Plan, api_host: str, changes: list[dict[str, Any]], refusals: Sequence[Refusal]
+) -> dict[str, Any]:
+    """The JSON plan around its ``changes``."""
     return {
         "format_version": FORMAT_VERSION,
         "api_host": api_host,
@@ -368,18 +375,7 @@ def _fast_document(plan: Plan, *, api_host: str, refusals: Sequence[Refusal]) ->
         }
         for c in plan.changes
     ]
-    return {
-        "format_version": FORMAT_VERSION,
-        "api_host": api_host,
-        "changes": changes,
-        "unmanaged": [
-            {"address": str(u.address), "id": u.id, "status": status_to_dict(u.live.status)}
-            for u in plan.unmanaged
-        ],
-        "summary": plan.summary,
-        "refusals": [refusal_to_dict(r) for r in refusals],
-        "targets": list(plan.targets),
-    }
+    return _document(plan, api_host, changes, refusals)
 
 
 def _not_plain(value: object) -> object:
