@@ -95,6 +95,26 @@ def test_requests_on_one_thread_share_one_kept_alive_connection() -> None:
     assert (seen["connections"], seen["requests"]) == (1, 5)
 
 
+def test_threads_that_come_and_go_reuse_the_idle_connections_instead_of_opening_more() -> None:
+    with server(answers_per_connection=None) as seen:
+        wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)
+        for _ in range(3):  # as a watch cycle or a fan-out does: new threads each time
+            gate = threading.Barrier(4)
+
+            def read() -> None:
+                gate.wait(timeout=5)  # four requests at once
+                assert wire.exchange("GET", "/x", HEADERS, None)[0] == 200
+
+            threads = [threading.Thread(target=read) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=10)
+        wire.close()
+    assert seen["requests"] == 12
+    assert seen["connections"] <= 4, "connections of finished threads were left open"
+
+
 def test_a_get_on_a_connection_closed_while_idle_is_sent_again_on_a_fresh_one() -> None:
     with server(answers_per_connection=1) as seen:
         wire = KeepAlive(f"http://127.0.0.1:{seen['port']}", timeout=5)

@@ -1,8 +1,10 @@
-"""The fast wire under the API client: keep-alive HTTP/1.1 connections, one per thread.
+"""The fast wire under the API client: keep-alive HTTP/1.1 connections, idle ones kept for reuse.
 
-``KeepAlive.exchange`` sends one request on the calling thread's own connection to the API host
-and returns ``(status, headers, body)``; each thread keeps its connection open between requests,
-so no pool lock is taken, no cookie jar is consulted and no ``httpx.Request`` is built. The
+``KeepAlive.exchange`` sends one request to the API host and returns ``(status, headers,
+body)``. It takes an idle connection (the one used last), or opens one, and gives it back once
+its answer was read whole, so there are never more connections than requests ever were at once,
+however many threads come and go (a list's atomic ``pop`` and ``append``: no pool lock); no
+cookie jar is consulted and no ``httpx.Request`` is built. The
 request is written from prebuilt bytes (the request line, then the fixed header lines, cached
 per set of per-request headers) and the answer is read by ``reconciler.api.http11``, a strict
 and bounded parser, straight off the socket. A connection the server closed while idle fails on
@@ -25,6 +27,7 @@ reused only after an answer read whole, that did not ask to close it, with nothi
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
@@ -101,8 +104,8 @@ def _decoded(raw: bytes, encoding: str, cap: int) -> bytes:
 
 
 class KeepAlive:
-    """Keep-alive connections to one ``http(s)://host[:port]``, one per calling thread; every
-    request carries ``headers`` (those given to ``exchange`` add to or replace them)."""
+    """Keep-alive connections to one ``http(s)://host[:port]``; every request carries
+    ``headers`` (those given to ``exchange`` add to or replace them)."""
 
     def __init__(
         self,
@@ -129,7 +132,7 @@ class KeepAlive:
             host = f"{host}:{parts.port}"
         self._fixed = {"Host": host, "Accept-Encoding": "identity", **(headers or {})}
         self._lines: dict[tuple[tuple[str, str], ...], bytes] = {}
-        self._local = threading.local()
+        self._idle: list[_Conn] = []  # connections between requests, the last used at the end
         self._lock = threading.Lock()  # taken only to open and to close connections
         self._open: list[_Conn] = []
         self._closed = False
@@ -142,7 +145,10 @@ class KeepAlive:
             raise RuntimeError("Cannot send a request, as the connections have been closed.")
         request = self._request(method, path, headers, body)
         deadline = monotonic() + self.timeout
-        conn: _Conn | None = getattr(self._local, "conn", None)
+        try:
+            conn: _Conn | None = self._idle.pop()
+        except IndexError:
+            conn = None
         reused = conn is not None
         for _ in range(2):
             if conn is None:
@@ -168,6 +174,8 @@ class KeepAlive:
                 raise WireError(f"{type(exc).__name__}: {exc}") from exc
             if not answer.reusable or not answer.whole or conn.stream.data:
                 self._drop(conn)
+            else:
+                self._release(conn)
             return answer.status, answer.headers, self._body(answer.status, answer)
         raise WireError("the connection closed twice")  # pragma: no cover - loop returns above
 
@@ -225,12 +233,17 @@ class KeepAlive:
         return "".join(lines).encode("latin-1")
 
     def _connect(self, deadline: float) -> _Conn:
-        """A new connection for this thread: connect and TLS within the attempt's deadline."""
+        """A new connection: connect and TLS within the attempt's deadline."""
         conn = _Conn(self._socket(deadline))
         with self._lock:
             self._open.append(conn)
-        self._local.conn = conn
         return conn
+
+    def _release(self, conn: _Conn) -> None:
+        """Keep ``conn`` for the next request (closed instead once the wire is)."""
+        self._idle.append(conn)
+        if self._closed:
+            self._drop(conn)
 
     def _socket(self, deadline: float) -> socket.socket:
         sock: socket.socket | None = None
@@ -250,17 +263,17 @@ class KeepAlive:
 
     def _drop(self, conn: _Conn) -> None:
         conn.sock.close()
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
+        with contextlib.suppress(ValueError):
+            self._idle.remove(conn)
         with self._lock:
             if conn in self._open:
                 self._open.remove(conn)
 
     def close(self) -> None:
-        """Close every connection of every thread; no request can be sent after."""
+        """Close every connection; no request can be sent after."""
         with self._lock:
             self._closed = True
-            conns, self._open = self._open, []
+            conns, self._open, self._idle = self._open, [], []
         for conn in conns:
             conn.sock.close()
 
