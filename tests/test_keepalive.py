@@ -101,11 +101,11 @@ def test_threads_that_come_and_go_reuse_the_idle_connections_instead_of_opening_
         for _ in range(3):  # as a watch cycle or a fan-out does: new threads each time
             gate = threading.Barrier(4)
 
-            def read() -> None:
+            def read(gate: threading.Barrier) -> None:
                 gate.wait(timeout=5)  # four requests at once
                 assert wire.exchange("GET", "/x", HEADERS, None)[0] == 200
 
-            threads = [threading.Thread(target=read) for _ in range(4)]
+            threads = [threading.Thread(target=read, args=(gate,)) for _ in range(4)]
             for thread in threads:
                 thread.start()
             for thread in threads:
