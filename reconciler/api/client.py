@@ -110,8 +110,8 @@ class Client:
     which learns the rate-limit budgets from every response; without it, only 429s slow it down.
     Idle connections are kept for any thread's next request (``reconciler.api.keepalive``);
     behind a proxy or with a ``transport``, ``connections`` is how many idle ones httpx's pool
-    keeps: the CLI passes its ``--parallelism``. ``observer`` (e.g. metrics) hears of every attempt's route
-    and status.
+    keeps: the CLI passes its ``--parallelism``. ``observer`` (e.g. metrics) hears of every
+    attempt's route and status.
     """
 
     def __init__(
