@@ -261,26 +261,14 @@ def _unchanged(
     live_cfg = live_config(want.integration_key, have.config or {})
     if config.keys() != live_cfg.keys():
         return None
-    masked_keys = _secret_keys(want.integration_key)
-    checks: list[SecretCheck] = []
-    declared_secret: list[str] = []
-    for key, value in config.items():
-        if not isinstance(value, Secret):
-            if value != live_cfg[key]:
-                return None
-            continue
-        declared_secret.append(key)
-        masked = key in masked_keys
-        state = _secret_state(masked, value.value, live_cfg[key])
-        if state == "changed":
-            return None
-        if masked and value.value:
-            checks.append(SecretCheck(key, state))
-    before = _live_view(have, frozenset(declared_secret))
+    changed, checks = _compare_config(want.integration_key, config, live_cfg)
+    if changed:
+        return None
+    before = _live_view(have, frozenset(k for k, v in config.items() if isinstance(v, Secret)))
     after = _desired_view(want.name, want.on, tags, config)
     return Change(
         address, "no-op", have.id, have.version, before, after,
-        secrets=tuple(checks), desired=want, live=have,
+        secrets=checks, desired=want, live=have,
     )  # fmt: skip
 
 
