@@ -16,7 +16,7 @@ from typing import TextIO
 from reconciler.api.client import Client
 from reconciler.api.fanout import each
 from reconciler.errors import ApiError
-from reconciler.model import LiveStore
+from reconciler.model import Address, LiveStore
 from reconciler.progress import Progress
 
 log = logging.getLogger("reconciler.refresh")
@@ -40,7 +40,7 @@ def read_live(
         if store.config is not None:  # the list carried it
             bar.advance()
             return store
-        address = f"{store.project}/{store.environment}/{store.integration_key}/{store.name}"
+        address = str(Address(*store.slot, store.name))
         try:
             return client.get_store(
                 store.project, store.environment, store.integration_key, store.id, address=address
