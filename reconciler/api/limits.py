@@ -127,8 +127,7 @@ def _short_numbers(body: bytes) -> bool:
     quotes are removed."""
     if _LONG_RUN not in body.translate(_DIGITS_ONLY):
         return True
-    if b"\\" in body:
-        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    body = _unescaped(body)
     digits = body.translate(_DIGITS_ONLY)
     quotes, start = 0, 0
     at = digits.find(_LONG_RUN)
@@ -143,9 +142,15 @@ def _short_numbers(body: bytes) -> bool:
 def _unquoted(body: bytes, delete: bytes = b"") -> list[bytes]:
     """The parts of JSON ``body`` outside its strings (escaped backslashes and quotes removed
     first, so the remaining quotes delimit the strings), bytes in ``delete`` dropped."""
+    return _unescaped(body).translate(None, delete).split(b'"')[::2]
+
+
+def _unescaped(body: bytes) -> bytes:
+    """``body`` without its escaped backslashes and quotes: its remaining quotes delimit the
+    JSON strings in it."""
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    return body.translate(None, delete).split(b'"')[::2]
+    return body
 
 
 def _shallow(body: bytes) -> bool:
