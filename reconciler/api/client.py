@@ -143,7 +143,7 @@ class Client:
         self._retries = 0
         headers = {"Authorization": settings.token}
         headers |= {"Accept": "application/json", "User-Agent": user_agent}
-        # Each thread its own keep-alive connection; behind a proxy or with a ``transport``, an
+        # Kept-alive connections any thread reuses; behind a proxy or with a ``transport``, an
         # httpx.Client whose pool keeps one idle connection per worker (``connections``).
         self._http = open_wire(settings.api_host, headers, limits, transport, connections)
 
