@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 FieldType = Literal["string", "boolean", "port", "region", "role_arn"]
@@ -68,9 +69,15 @@ FIELDS: Mapping[str, tuple[ConfigField, ...]] = {
 but it guards the IAM role's trust policy, so reconciler treats it as one."""
 
 
-def fields_by_key(integration_key: str) -> dict[str, ConfigField]:
-    """The config fields of one integration kind, by key (empty for an unknown kind)."""
-    return {f.key: f for f in FIELDS.get(integration_key, ())}
+_BY_KEY: Mapping[str, Mapping[str, ConfigField]] = {
+    kind: MappingProxyType({f.key: f for f in fields}) for kind, fields in FIELDS.items()
+}
+
+
+def fields_by_key(integration_key: str) -> Mapping[str, ConfigField]:
+    """The config fields of one integration kind, by key (empty for an unknown kind); built
+    once per kind, read-only."""
+    return _BY_KEY.get(integration_key, MappingProxyType({}))
 
 
 def mask_secret(value: str, *, per_char: bool = False) -> str:

@@ -21,13 +21,12 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import ManifestError, ManifestProblem
-from reconciler.integrations import FIELDS, ConfigField
+from reconciler.integrations import FIELDS, ConfigField, fields_by_key
 from reconciler.manifest.fastcheck import surely_valid
 from reconciler.manifest.interpolation import address_unset, interpolate_document
 from reconciler.manifest.limits import DEFAULT_LIMITS, Limits
 from reconciler.manifest.rules import (
     ANY_FIELD,
-    FIELDS_BY_KIND,
     check_config_value,
     checked_after_schema,
     env_refs,
@@ -325,7 +324,7 @@ class _DocumentCheck:
         self, key: str, base_config: dict[str, Any], own: dict[str, Any], path: Path
     ) -> dict[str, ConfigValue]:
         """The store's config over ``defaults.config``, each value checked and secrets wrapped."""
-        fields, config_path = FIELDS_BY_KIND[key], (*path, "config")
+        fields, config_path = fields_by_key(key), (*path, "config")
         merged: dict[str, tuple[object, Path]] = {
             k: (v, ("defaults", "config", k)) for k, v in base_config.items()
         }

@@ -16,7 +16,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE, ConfigField, fields_by_key
+from reconciler.integrations import AWS_REGIONS, FIELDS, ROLE_ARN_RE, ConfigField
 from reconciler.manifest.yamlpos import Path
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 PORT_RANGE = "1\u201365535"  # with an en dash
 ANY_FIELD: Mapping[str, ConfigField] = {f.key: f for fs in FIELDS.values() for f in fs}
 """Every config field of every integration kind, by key (no key is shared between kinds)."""
-FIELDS_BY_KIND: Mapping[str, Mapping[str, ConfigField]] = {k: fields_by_key(k) for k in FIELDS}
-"""The config fields of each integration kind, by key."""
 
 _REF_RE = re.compile(r"\$\$\{|\$\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
 _DIGITS_RE = re.compile(r"^[0-9]+$")

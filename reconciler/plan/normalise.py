@@ -12,14 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 
-from reconciler.integrations import ConfigField, fields_by_key
+from reconciler.integrations import fields_by_key
 from reconciler.model import ConfigValue, Secret
-
-
-@cache
-def field_specs(integration_key: str) -> Mapping[str, ConfigField]:
-    """``fields_by_key``, built once per integration kind (the planner asks per store)."""
-    return fields_by_key(integration_key)
 
 
 def _port(value: object) -> object:
@@ -49,7 +43,7 @@ def _table(
     """Per field of a kind, computed once: its key, its rewrite (``None``: kept as it is), its
     default on the live side and its default on the declared side (a secret's wrapped)."""
     rows = []
-    for key, spec in field_specs(integration_key).items():
+    for key, spec in fields_by_key(integration_key).items():
         wanted: ConfigValue | None = spec.default
         if spec.default is not None and spec.secret:
             wanted = Secret(str(spec.default), "default")

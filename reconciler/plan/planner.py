@@ -22,7 +22,7 @@ from functools import cache
 from typing import cast
 
 from reconciler.errors import PlanError
-from reconciler.integrations import mask_consistent
+from reconciler.integrations import fields_by_key, mask_consistent
 from reconciler.model import (
     DEFAULT_OWNER_TAG,
     SENSITIVE,
@@ -44,7 +44,7 @@ from reconciler.plan.changes import (
     Unmanaged,
     is_pending,
 )
-from reconciler.plan.normalise import desired_config, field_specs, live_config, tag_set, with_owner
+from reconciler.plan.normalise import desired_config, live_config, tag_set, with_owner
 
 
 def build_plan(
@@ -181,7 +181,7 @@ def _match(
 
 @cache
 def _secret_keys(integration_key: str) -> frozenset[str]:
-    return frozenset(k for k, f in field_specs(integration_key).items() if f.secret)
+    return frozenset(k for k, f in fields_by_key(integration_key).items() if f.secret)
 
 
 def _live_view(have: LiveStore, declared_secret: frozenset[str] = frozenset()) -> dict[str, object]:
@@ -381,7 +381,7 @@ def _user_tags(tags: Sequence[str], owner: str) -> tuple[str, ...]:
 
 
 def _is_secret(want: DesiredStore, key: str) -> bool:
-    spec = field_specs(want.integration_key).get(key)
+    spec = fields_by_key(want.integration_key).get(key)
     return isinstance(want.config.get(key), Secret) or (spec is not None and spec.secret)
 
 
