@@ -289,25 +289,30 @@ def plan_to_dict(plan: Plan, *, api_host: str, refusals: Sequence[Refusal] = ())
     clean = _redact
     encoded = codec.plan_to_dict(plan, _masked)
     changes = [
-        {
-            "address": str(c.address),
-            "action": d["action"],
-            "id": d["id"],
-            "version": d["version"],
-            "before": clean(d["before"]),
-            "after": clean(d["after"]),
-            "patch": clean(d["patch"]),
-            "reason": d["reason"],
-            "adopt": d["adopt"],
-            "secrets": dict(d["secrets"]),
-            "notes": d["notes"],
-            "protected": d["protected"],
-            "critical": d["critical"],
-            "status": status_to_dict(c.live.status) if c.live is not None else None,
-        }
+        _entry(c, clean(d["before"]), clean(d["after"]), clean(d["patch"]))
         for c, d in zip(plan.changes, encoded["changes"], strict=True)
     ]
     return _document(plan, api_host, changes, refusals)
+
+
+def _entry(c: Change, before: object, after: object, patch: object) -> dict[str, Any]:
+    """One change of the JSON plan, its display views and patch given (masked)."""
+    return {
+        "address": str(c.address),
+        "action": c.action,
+        "id": c.id,
+        "version": c.version,
+        "before": before,
+        "after": after,
+        "patch": patch,
+        "reason": c.reason,
+        "adopt": c.adopt,
+        "secrets": {s.key: s.state for s in c.secrets},
+        "notes": list(c.notes),
+        "protected": c.protected,
+        "critical": c.critical,
+        "status": status_to_dict(c.live.status) if c.live is not None else None,
+    }
 
 
 def _document(
@@ -357,22 +362,7 @@ def _fast_document(plan: Plan, *, api_host: str, refusals: Sequence[Refusal]) ->
     ``render_json``, which falls back to ``plan_to_dict`` when ``orjson`` meets anything
     beyond plain JSON values (so the two cannot differ: ``tests/test_render_plan.py``)."""
     changes = [
-        {
-            "address": str(c.address),
-            "action": c.action,
-            "id": c.id,
-            "version": c.version,
-            "before": c.before,
-            "after": c.after,
-            "patch": [codec.mask_config(op, SENSITIVE) for op in c.patch],
-            "reason": c.reason,
-            "adopt": c.adopt,
-            "secrets": {s.key: s.state for s in c.secrets},
-            "notes": list(c.notes),
-            "protected": c.protected,
-            "critical": c.critical,
-            "status": status_to_dict(c.live.status) if c.live is not None else None,
-        }
+        _entry(c, c.before, c.after, [codec.mask_config(op, SENSITIVE) for op in c.patch])
         for c in plan.changes
     ]
     return _document(plan, api_host, changes, refusals)
