@@ -172,6 +172,10 @@ class StoreStatus:
     errors: tuple[StoreError, ...] = ()
 
 
+NO_STATUS = StoreStatus()
+"""The status of a store LaunchDarkly reported nothing for."""
+
+
 @dataclass(frozen=True, slots=True)
 class LiveStore:
     """One store as LaunchDarkly returns it. ``config`` is ``None`` when it came from a list

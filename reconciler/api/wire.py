@@ -14,7 +14,7 @@ import math
 import re
 from typing import cast
 
-from reconciler.model import Environment, LiveStore, StoreError, StoreStatus
+from reconciler.model import NO_STATUS, Environment, LiveStore, StoreError, StoreStatus
 
 
 class Malformed(ValueError):
@@ -103,13 +103,10 @@ def _refuse(data: dict[str, object]) -> None:
         raise Malformed("a store's version is not a whole number from 0 to 2^63-1")
 
 
-_NO_STATUS = StoreStatus()
-
-
 def parse_status(data: object) -> StoreStatus:
     """``_status``, where every field may be missing and times may be numeric strings."""
     if not isinstance(data, dict):
-        return _NO_STATUS
+        return NO_STATUS
     available, stale, errors = map(data.get, ("available", "potentiallyStale", "errors"))
     return StoreStatus(
         available=available if isinstance(available, bool) else None,

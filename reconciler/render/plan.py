@@ -19,12 +19,12 @@ from typing import Any
 import orjson
 
 from reconciler import escape
-from reconciler.model import SENSITIVE, Secret, redact
+from reconciler.model import NO_STATUS, SENSITIVE, Secret, redact
 from reconciler.plan import codec
 from reconciler.plan.changes import Change, Plan
 from reconciler.plan.safety import Refusal
 from reconciler.render.lists import summarise
-from reconciler.render.status import NO_STATUS, describe, is_healthy, status_to_dict
+from reconciler.render.status import describe, is_healthy, status_to_dict
 
 FORMAT_VERSION = "1"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}

@@ -7,10 +7,7 @@ Pure functions of ``StoreStatus``; ``apply.health`` waits on ``is_healthy``.
 
 from __future__ import annotations
 
-from reconciler.model import StoreStatus
-
-NO_STATUS = StoreStatus()
-"""A status LaunchDarkly gave nothing for."""
+from reconciler.model import NO_STATUS, StoreStatus
 
 
 def is_healthy(status: StoreStatus) -> bool:

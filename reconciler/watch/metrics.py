@@ -30,7 +30,7 @@ from prometheus_client import (
 )
 
 from reconciler.errors import ConfigError
-from reconciler.model import Address, StoreStatus
+from reconciler.model import NO_STATUS, Address
 from reconciler.plan.changes import Change, Plan
 from reconciler.render.status import is_healthy
 
@@ -64,7 +64,7 @@ def store_samples(plan: Plan, repaired: Collection[Address] = ()) -> list[StoreS
         live = change.live
         if live is not None and not live.on:
             healthy = True
-        elif live is not None and live.status != StoreStatus():
+        elif live is not None and live.status != NO_STATUS:
             healthy = is_healthy(live.status)
         drift = change.is_change and change.address not in repaired
         samples.append(StoreSample(_labels(change), drift, healthy))
